@@ -1,0 +1,161 @@
+"""Settings shared by every profile.
+
+Profiles (one code path, switched by settings only):
+- ``config.settings.embedded`` (default): SQLite, in-memory channel layer, tasks run in-process,
+  local files, the local fake WeChat server.
+- ``config.settings.production``: PostgreSQL, Redis channel layer + Celery broker, Celery workers,
+  S3-compatible evidence storage, real WeChat. Required variables have no defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = Path(os.environ.get("MONITOR_DATA_DIR", BASE_DIR / "data"))
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "accounts",
+    "exams",
+    "monitor",
+    "media_pipeline",
+    "miniprogram_api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/accounts/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Candidates and proctors read Chinese first; English is available.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.errors.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "120/min",
+        "user": "600/min",
+        "wechat_login": "30/min",
+        "binding": "20/min",
+        "desktop_login": "30/min",
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Exam cloud monitor API",
+    "DESCRIPTION": "REST API for the WeChat mini-program, the desktop exam client and proctors. "
+    "The WebSocket protocol is documented in docs/protocol.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery (the broker is only used by the production profile) -------------------------------
+CELERY_TASK_ACKS_LATE = True  # every task is idempotent; a killed worker's task is redelivered
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# In the embedded profile tasks run on a thread pool inside the server process (config.taskqueue).
+TASKS_IN_PROCESS = False
+
+# --- Secrets used for data at rest -------------------------------------------------------------
+# ID numbers: HMAC key for the lookup hash, Fernet key for the encrypted copy (see accounts.crypto).
+# Evidence export manifests are signed with EXPORT_SIGNING_KEY.
+
+# --- WeChat -----------------------------------------------------------------------------------
+WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+
+# --- Exam monitor defaults (per-session values live on ExamSession) ----------------------------
+PAIRING_TOKEN_TTL_SECONDS = 120
+WS_TICKET_TTL_SECONDS = 60
+HEARTBEAT_TIMEOUT_SECONDS = 15
+SNAPSHOT_MAX_BYTES = 1_048_576
+SNAPSHOT_MAX_PIXELS = 4096 * 4096
+MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600
+DESKTOP_TOKEN_TTL_SECONDS = 12 * 3600
+PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "config.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # daphne logs full request paths, which may carry one-time query parameters; they are redacted.
+        "daphne": {"level": "WARNING"},
+    },
+}

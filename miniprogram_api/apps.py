@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class MiniprogramApiConfig(AppConfig):
+    name = "miniprogram_api"

@@ -1,0 +1,91 @@
+"""Fixtures for real services and real processes. See tests/harness.py for the two passes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def is_production_profile() -> bool:
+    return not getattr(settings, "TASKS_IN_PROCESS", False)
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Screenshots and reports a test leaves for people to look at (not committed)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def server_env(transactional_db: Any, tmp_path: Path) -> dict[str, str]:
+    """Environment for a child process (daphne, Celery worker) that shares this test's database."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    if is_production_profile():
+        user = db.get("USER") or "postgres"
+        env["DATABASE_URL"] = (
+            f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+        env.pop("DATABASE_TEST_NAME", None)
+    else:
+        env["DJANGO_SETTINGS_MODULE"] = "config.settings.embedded"
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+        env["DJANGO_DEBUG"] = "0"
+    env["MONITOR_DATA_DIR"] = str(settings.DATA_DIR)
+    env["WECHAT_API_BASE_URL"] = settings.WECHAT_API_BASE_URL
+    return env
+
+
+@pytest.fixture
+def live_server_process(server_env: dict[str, str], tmp_path: Path) -> Iterator[services.Process]:
+    """A real daphne server on a free port, on this profile's channel layer and database."""
+    proc = services.start_daphne(server_env, log_dir=tmp_path)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def celery_worker_process(server_env: dict[str, str], tmp_path: Path) -> Iterator[services.Process]:
+    """A real Celery worker process on the Redis broker (production profile only)."""
+    if not is_production_profile():
+        pytest.fail("celery_worker_process needs the production profile; mark the test production_only")
+    proc = services.start_celery_worker(server_env, log_dir=tmp_path)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (its own browser download is impossible here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = "/usr/bin/chromium"
+    if not os.path.exists(executable):
+        pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
