@@ -13,7 +13,6 @@ from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ApplicationError(Exception):
@@ -78,6 +77,9 @@ def error_body(code: str, message: str, extra: dict[str, Any] | None = None) -> 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.extra), status=exc.http_status)
+    # Imported here: rest_framework.views loads the authentication classes, which import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -87,6 +89,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     assert isinstance(exc, drf_exceptions.APIException)
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail_code = exc.get_codes() if isinstance(exc, drf_exceptions.AuthenticationFailed) else None
+    if isinstance(detail_code, str) and detail_code.startswith("token_"):
+        code = detail_code  # token_expired / token_revoked / token_invalid
     if isinstance(exc, drf_exceptions.ValidationError):
         response.data = error_body(code, "Invalid input.", {"fields": exc.detail})
     else:

@@ -53,8 +53,16 @@ def main() -> int:
         procs.append(
             spawn(
                 "simulator",
-                [PY, "manage.py", "simulate_candidates", "--count", str(args.candidates), "--url", base,
-                 "--forever"],
+                [
+                    PY,
+                    "manage.py",
+                    "simulate_candidates",
+                    "--count",
+                    str(args.candidates),
+                    "--url",
+                    base,
+                    "--forever",
+                ],
                 log_dir=log_dir,
             )
         )

@@ -89,3 +89,14 @@ def chromium() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``production_only`` tests need Redis, a Celery worker and S3: the harness runs them in pass 2.
+    Run on their own in the embedded profile they are skipped with that reason, never silently."""
+    if is_production_profile():
+        return
+    skip = pytest.mark.skip(reason="production profile only: run `python -m tests.harness --pass production`")
+    for item in items:
+        if "production_only" in item.keywords:
+            item.add_marker(skip)
