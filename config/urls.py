@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import health
+from config import health, schema  # noqa: F401 - schema registers OpenAPI extensions
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
