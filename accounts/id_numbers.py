@@ -78,6 +78,15 @@ def decrypt(token: str) -> str:
     return _fernet().decrypt(token.encode()).decode()
 
 
+def encrypt_secret(value: str) -> str:
+    """Fernet-encrypt another secret kept at rest (e.g. a WeChat session_key), unnormalised."""
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
 def mask(number: str) -> str:
     """``3201**********123X``: region prefix and last four, as Chinese institutions display it."""
     number = normalise(number)

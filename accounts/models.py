@@ -89,3 +89,44 @@ class AuthToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["kind", "expires_at"])]
+
+
+class AccountAuditEntry(models.Model):
+    """Append-only audit trail of sensitive account actions (rebinding, imports, evidence access).
+
+    ``actor`` is a label, not a foreign key, so the entry survives the user's deletion and can name
+    non-user actors ("system", "command:import_candidates"). ``details`` never holds an ID number.
+    """
+
+    actor = models.CharField(max_length=150)
+    actor_user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=128)  # e.g. "candidate:12", "attempt:7", "snapshot:99"
+    at = models.DateTimeField(db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("账户审计记录")
+        verbose_name_plural = _("账户审计记录")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"
+
+
+class BindingFailure(models.Model):
+    """One failed binding attempt; lockout counts these per WeChat identity and per client IP."""
+
+    wechat_identity = models.ForeignKey(
+        WechatIdentity, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["wechat_identity", "at"]),
+            models.Index(fields=["ip", "at"]),
+        ]

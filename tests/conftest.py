@@ -100,3 +100,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "production_only" in item.keywords:
             item.add_marker(skip)
+
+
+# --- accounts: the local fake WeChat server ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _fake_wechat_server() -> Iterator[Any]:
+    from accounts.fake_wechat import FakeWechatServer
+
+    server = FakeWechatServer(appid=settings.WECHAT_APP_ID, secret=settings.WECHAT_APP_SECRET)
+    server.start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_wechat(_fake_wechat_server: Any, settings: Any) -> Iterator[Any]:
+    """The fake WeChat API (accounts.fake_wechat) on a free port, fresh state per test.
+
+    settings.WECHAT_API_BASE_URL points at it, and so does ``server_env`` (children such as a live
+    daphne server): the pytest_itemcollected hook below sets this fixture up before server_env.
+    Use ``fake_wechat.app.mint_code("alice")`` for a wx.login code, ``.app.advance(s)`` for time.
+    """
+    from accounts import wechat
+
+    _fake_wechat_server.app.reset()
+    wechat.reset_clients()  # the fake forgot its access tokens; so must the client
+    settings.WECHAT_API_BASE_URL = _fake_wechat_server.base_url
+    settings.WECHAT_BUSY_BACKOFF_SECONDS = 0.01  # the retry schedule is tested, not its duration
+    yield _fake_wechat_server
+    _fake_wechat_server.app.reset()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # server_env copies settings.WECHAT_API_BASE_URL when it is created: set up fake_wechat first.
+    names = getattr(item, "fixturenames", None)
+    if isinstance(names, list) and "fake_wechat" in names:
+        names.remove("fake_wechat")
+        names.insert(0, "fake_wechat")
