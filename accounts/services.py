@@ -27,7 +27,6 @@ from accounts.errors import (
 )
 from accounts.models import AccountAuditEntry, AuthToken, BindingFailure, Candidate, WechatIdentity
 from accounts.tokens import IssuedToken, token_issue, token_revoke_queryset
-from exams import clock
 
 logger = logging.getLogger(__name__)
 
@@ -254,16 +253,23 @@ def _session_choices(*, candidate: Candidate, now: datetime) -> list[SessionChoi
     ]
 
 
+def _exam_now() -> datetime:
+    """Exam rules read time only from exams.clock (tests move it)."""
+    try:
+        from exams import clock
+    except ImportError:  # pragma: no cover - until the exams area's clock is committed
+        return timezone.now()
+    return clock.now()
+
+
 def _check_in(*, attempt_id: int) -> None:
     """exams enforces the login window (-30/+15 min) and records the check-in event."""
-    import importlib
-
-    exam_services = importlib.import_module("exams.services")
-    apply = getattr(exam_services, "attempt_apply_action", None)
-    if apply is None:  # pragma: no cover - only until the exams area lands its service
+    try:
+        from exams.services import attempt_apply_action
+    except ImportError:  # pragma: no cover - until the exams area's service is committed
         logger.warning("exams.services.attempt_apply_action missing: check-in not recorded")
         return
-    apply(attempt_id=attempt_id, action="check_in", actor="candidate")
+    attempt_apply_action(attempt_id=attempt_id, action="check_in", actor="candidate")
 
 
 def desktop_login(*, ticket_number: str, id_number: str, session_id: int | None = None) -> IssuedToken:
@@ -275,7 +281,7 @@ def desktop_login(*, ticket_number: str, id_number: str, session_id: int | None 
     ).first()
     if candidate is None:
         raise LoginFailed()
-    now = clock.now()  # exam rules read time only from exams.clock
+    now = _exam_now()
     choices = _session_choices(candidate=candidate, now=now)
     registered = [c for c in choices if c.registered]
     if session_id is None:
@@ -287,9 +293,10 @@ def desktop_login(*, ticket_number: str, id_number: str, session_id: int | None 
     attempt = candidate.attempts.filter(session_id=session_id).first()
     if attempt is None:
         raise NotRegistered(extra={"sessions": [_choice_json(c) for c in choices]})
-    with transaction.atomic():
-        _check_in(attempt_id=attempt.pk)
-        issued = token_issue(kind=AuthToken.Kind.DESKTOP, candidate=candidate, attempt_id=attempt.pk)
+    # exams commits the check-in itself (and fires overdue deadlines in their own transaction), so
+    # it is not nested in ours; a refused check-in raises before any token exists.
+    _check_in(attempt_id=attempt.pk)
+    issued = token_issue(kind=AuthToken.Kind.DESKTOP, candidate=candidate, attempt_id=attempt.pk)
     logger.info("desktop login: candidate %s attempt %s", candidate.pk, attempt.pk)
     return issued
 
