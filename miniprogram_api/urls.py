@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("miniprogram_api.exams_api")),
     path("", include("miniprogram_api.pairing_api")),
     path("", include("miniprogram_api.media_api")),
+    path("", include("miniprogram_api.evidence_api")),
 ]

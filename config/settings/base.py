@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "monitor",
     "media_pipeline",
     "miniprogram_api",
+    "media_pipeline.evidence",
 ]
 
 MIDDLEWARE = [
@@ -159,4 +160,12 @@ LOGGING = {
         # daphne logs full request paths, which may carry one-time query parameters; they are redacted.
         "daphne": {"level": "WARNING"},
     },
+}
+
+# --- Evidence export, retention (media_pipeline.evidence) ----------------------------------------
+# Lifetime of an export download link (presigned S3 URL or signed local link).
+EXPORT_LINK_TTL_SECONDS = 300
+# Daily retention purge (`celery -A config beat`); dry-run first with `manage.py purge_evidence --dry-run`.
+CELERY_BEAT_SCHEDULE = {
+    "evidence-purge-daily": {"task": "evidence.purge", "schedule": 24 * 3600.0},
 }

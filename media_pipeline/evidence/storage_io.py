@@ -1,0 +1,36 @@
+"""Streaming reads from evidence storage, on local files and S3 alike.
+
+django-storages' ``S3File`` downloads a whole object into a buffer before the first ``read``;
+for S3 we read the ``GetObject`` body instead, so a file is copied chunk by chunk in both
+profiles and the bundle's memory does not depend on file sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.storage import Storage, storages
+
+
+def evidence_storage() -> Storage:
+    return storages["evidence"]
+
+
+def is_s3(storage: Storage) -> bool:
+    return hasattr(storage, "bucket") and hasattr(storage, "_normalize_name")
+
+
+def open_stream(key: str, storage: Storage | None = None) -> Any:
+    """A readable binary stream (``read(n)``, ``close()``); FileNotFoundError when absent."""
+    storage = storage or evidence_storage()
+    if is_s3(storage):
+        from botocore.exceptions import ClientError
+
+        s3: Any = storage
+        try:
+            return s3.bucket.Object(s3._normalize_name(key)).get()["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise FileNotFoundError(key) from None
+            raise
+    return storage.open(key, "rb")
