@@ -12,6 +12,9 @@ class PairingToken(models.Model):
 
     attempt = models.ForeignKey("exams.Attempt", on_delete=models.CASCADE, related_name="pairing_tokens")
     token_hash = models.CharField(max_length=64, unique=True)
+    # The raw token and fallback code are HMAC(SECRET_KEY, nonce): the server can re-render the QR
+    # while it is shown, yet a database leak alone yields no usable code.
+    secret_nonce = models.CharField(max_length=64, default="")
     confirm_code = models.CharField(max_length=8)  # shown on both screens
     fallback_code_hash = models.CharField(max_length=64, unique=True)  # typed when the QR cannot be scanned
     created_at = models.DateTimeField(auto_now_add=True)
@@ -42,6 +45,9 @@ class PhoneDevice(models.Model):
     lost_at = models.DateTimeField(null=True, blank=True)
     last_acked_seq = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        indexes = [models.Index(fields=["revoked_at", "lost_at", "last_seen_at"])]
+
 
 class WsTicket(models.Model):
     """Short-lived, single-use ticket to open a WebSocket (no long-lived token in a URL)."""
@@ -56,6 +62,10 @@ class WsTicket(models.Model):
     attempt = models.ForeignKey("exams.Attempt", null=True, blank=True, on_delete=models.CASCADE)
     device = models.ForeignKey(PhoneDevice, null=True, blank=True, on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    # The login behind a phone/desktop socket: revoking it closes the socket (accounts.signals).
+    auth_token = models.ForeignKey(
+        "accounts.AuthToken", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

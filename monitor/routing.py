@@ -3,9 +3,22 @@ the phone route authenticates with a short-lived ticket (mini-program sockets ca
 
 from __future__ import annotations
 
+from typing import Any
+
+from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from monitor import consumers
 
-websocket_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
+websocket_urlpatterns: list[Any] = [
+    path("ws/phone/", consumers.PhoneConsumer.as_asgi()),
+    path("ws/desktop/", AllowedHostsOriginValidator(consumers.DesktopConsumer.as_asgi())),
+    # The proctor console may authenticate with its session cookie: hence the Origin check (CSWSH).
+    path(
+        "ws/proctor/", AllowedHostsOriginValidator(AuthMiddlewareStack(consumers.ProctorConsumer.as_asgi()))
+    ),
+]
+
+websocket_application = URLRouter(websocket_urlpatterns)

@@ -108,6 +108,8 @@ REST_FRAMEWORK = {
         "wechat_login": "30/min",
         "binding": "20/min",
         "desktop_login": "30/min",
+        "pairing_claim": "30/min",
+        "ws_ticket": "120/min",
     },
 }
 
@@ -139,7 +141,12 @@ WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
 # --- Exam monitor defaults (per-session values live on ExamSession) ----------------------------
 PAIRING_TOKEN_TTL_SECONDS = 120
 WS_TICKET_TTL_SECONDS = 60
-HEARTBEAT_TIMEOUT_SECONDS = 15
+# Environment overrides let a test server use a short timeout (the default is the product's).
+HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HEARTBEAT_TIMEOUT_SECONDS", "15"))
+# Per WebSocket connection: sustained messages per second and burst (token bucket); a phone sends a
+# heartbeat every few seconds, audio every second, a frame every ~10 s and a burst when resuming.
+WS_MESSAGES_PER_SECOND = float(os.environ.get("WS_MESSAGES_PER_SECOND", "10"))
+WS_MESSAGES_BURST = int(os.environ.get("WS_MESSAGES_BURST", "40"))
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
 MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600

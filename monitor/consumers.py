@@ -1,0 +1,478 @@
+"""Thin WebSocket consumers: authenticate, validate (monitor.protocol), call services, forward pushes.
+
+Every socket authenticates with a single-use ticket (``?ticket=``, from POST /api/v1/ws-tickets);
+the proctor console may instead use its Django session cookie (its route sits behind an Origin
+check). ORM work only through ``database_sync_to_async`` service calls. Refusals are
+``{"type": "error", "code": ...}`` frames; unrecoverable ones close with a 4xxx code
+(monitor.protocol.CloseCode). Per-connection limits: text frame size, snapshot size, a token bucket
+on messages, a budget of invalid messages, a hello deadline and a heartbeat watchdog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from monitor import protocol as p
+from monitor import selectors, services
+
+logger = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_SECONDS = 10.0
+MAX_PROTOCOL_ERRORS = 20  # invalid messages tolerated per connection before closing
+MAX_RATE_DROPS = 50  # messages dropped by the rate limit before closing
+
+
+class TokenBucket:
+    """``rate`` messages per second sustained, ``burst`` at once. Pure; monotonic clock injected."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+_sweeper: asyncio.Task[None] | None = None
+
+
+async def _sweep_forever(interval: float) -> None:
+    """Every server process sweeps for silent phones (see services.devices_sweep_lost)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await database_sync_to_async(services.devices_sweep_lost)()
+        except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
+            logger.exception("liveness sweep failed")
+
+
+def ensure_sweeper() -> None:
+    global _sweeper
+    if _sweeper is None or _sweeper.done():
+        interval = max(0.5, float(settings.HEARTBEAT_TIMEOUT_SECONDS) / 3)
+        _sweeper = asyncio.get_running_loop().create_task(_sweep_forever(interval))
+
+
+class BaseConsumer(AsyncWebsocketConsumer):
+    role = ""
+
+    async def connect(self) -> None:
+        self.groups_joined: list[str] = []
+        self.hello_done = False
+        self.closing = False
+        self.protocol_errors = 0
+        self.rate_drops = 0
+        now = time.monotonic()
+        self.bucket = TokenBucket(
+            float(settings.WS_MESSAGES_PER_SECOND), int(settings.WS_MESSAGES_BURST), now
+        )
+        self.last_rx = now
+        self.opened = now
+        self.watchdog: asyncio.Task[None] | None = None
+        # Accept first so a refusal can carry a close code the client sees (a 403 handshake cannot).
+        await self.accept()
+        try:
+            await self.authenticate()
+        except ApplicationError as exc:
+            await self.send_json(p.error(exc.code, exc.message))
+            await self.shut(p.CloseCode.AUTH_FAILED if exc.http_status == 401 else p.CloseCode.FORBIDDEN)
+            return
+        self.watchdog = asyncio.get_running_loop().create_task(self.watch())
+
+    async def authenticate(self) -> None:
+        raise NotImplementedError
+
+    def query_ticket(self) -> str:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        return (query.get("ticket") or [""])[0]
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.on_gone(code)
+
+    async def on_gone(self, code: int) -> None:
+        """Hook: the socket closed (any reason)."""
+
+    async def shut(self, code: int) -> None:
+        if not self.closing:
+            self.closing = True
+            await self.close(code=code)
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=p.json_dumps(payload))
+
+    # --- receiving ---------------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        now = time.monotonic()
+        self.last_rx = now
+        if not self.bucket.take(now):
+            self.rate_drops += 1
+            await self.send_json(p.error(p.ErrorCode.RATE_LIMITED, "too many messages; slow down"))
+            if self.rate_drops >= MAX_RATE_DROPS:
+                await self.shut(p.CloseCode.RATE_LIMITED)
+            return
+        try:
+            if bytes_data is not None:
+                await self.on_binary(bytes_data)
+                return
+            raw = text_data or ""
+            if len(raw) > p.MAX_TEXT_FRAME_BYTES:
+                await self.send_json(p.error(p.ErrorCode.MESSAGE_TOO_LARGE))
+                await self.shut(p.CloseCode.MESSAGE_TOO_LARGE)
+                return
+            message = p.parse(self.role, raw)
+            if not self.hello_done:
+                await self.on_hello_gate(message)
+                return
+            await self.on_message(message)
+        except p.ProtocolError as exc:
+            await self.protocol_error(exc)
+        except ApplicationError as exc:
+            # A service refused (rule violation, forbidden, ...): tell the client, keep the socket.
+            await self.send_json(p.error(exc.code, exc.message))
+
+    async def protocol_error(self, exc: p.ProtocolError) -> None:
+        self.protocol_errors += 1
+        await self.send_json(p.error(exc.code, exc.message, seq=exc.seq))
+        if self.protocol_errors >= MAX_PROTOCOL_ERRORS:
+            await self.shut(p.CloseCode.PROTOCOL_ERROR)
+
+    async def on_hello_gate(self, message: Any) -> None:
+        if getattr(message, "type", "") != "hello":
+            await self.send_json(p.error(p.ErrorCode.HELLO_REQUIRED, "send hello first"))
+            await self.shut(p.CloseCode.HELLO_REQUIRED)
+            return
+        if message.version not in p.SUPPORTED_VERSIONS:
+            await self.send_json(
+                p.error(p.ErrorCode.UNSUPPORTED_VERSION, f"supported: {sorted(p.SUPPORTED_VERSIONS)}")
+            )
+            await self.shut(p.CloseCode.UNSUPPORTED_VERSION)
+            return
+        self.hello_done = True
+        await self.on_hello(message)
+
+    async def on_binary(self, data: bytes) -> None:
+        raise p.ProtocolError(p.ErrorCode.BINARY_NOT_ALLOWED, "binary frames are for phone snapshots")
+
+    async def on_hello(self, message: Any) -> None:
+        raise NotImplementedError
+
+    async def on_message(self, message: Any) -> None:
+        raise NotImplementedError
+
+    # --- liveness ----------------------------------------------------------------------------------
+
+    async def watch(self) -> None:
+        timeout = float(settings.HEARTBEAT_TIMEOUT_SECONDS)
+        tick = min(1.0, timeout / 4)
+        while not self.closing:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if not self.hello_done and now - self.opened > HELLO_TIMEOUT_SECONDS:
+                await self.send_json(p.error(p.ErrorCode.HELLO_REQUIRED, "no hello received"))
+                await self.shut(p.CloseCode.HELLO_REQUIRED)
+                return
+            if now - self.last_rx > timeout:
+                await self.on_silent()
+                await self.shut(p.CloseCode.HEARTBEAT_TIMEOUT)
+                return
+
+    async def on_silent(self) -> None:
+        """Hook: nothing received for the heartbeat timeout (before the socket is closed)."""
+
+    # --- pushes from the channel layer -----------------------------------------------------------------
+
+    async def push_send(self, event: dict[str, Any]) -> None:
+        if not self.closing and self.hello_done:
+            await self.send_json(event["payload"])
+
+    async def push_close(self, event: dict[str, Any]) -> None:
+        if event.get("except_channel") != self.channel_name:
+            await self.shut(int(event["code"]))
+
+
+class PhoneConsumer(BaseConsumer):
+    """/ws/phone/?ticket=… — snapshots (binary), audio levels, heartbeats; acks after durable storage."""
+
+    role = "phone"
+
+    async def authenticate(self) -> None:
+        ticket = await database_sync_to_async(services.ws_ticket_consume)(
+            raw=self.query_ticket(), role="phone"
+        )
+        assert ticket.device_id is not None and ticket.attempt_id is not None
+        self.device_id: int = ticket.device_id
+        self.attempt_id: int = ticket.attempt_id
+        self.last_db_touch = 0.0
+        ensure_sweeper()
+        # One socket per device: a newer socket of the same phone closes the older one.
+        await self.join(p.group_device(self.device_id))
+        await self.channel_layer.group_send(
+            p.group_device(self.device_id),
+            p.envelope_close(p.CloseCode.SUPERSEDED, except_channel=self.channel_name),
+        )
+        await self.join(p.group_attempt_phone(self.attempt_id))
+        if ticket.auth_token_id is not None:
+            await self.join(p.group_token(ticket.auth_token_id))
+
+    async def on_hello(self, message: p.PhoneHello) -> None:
+        session = await database_sync_to_async(services.device_connected)(device_id=self.device_id)
+        self.last_db_touch = time.monotonic()
+        timeout = float(settings.HEARTBEAT_TIMEOUT_SECONDS)
+        await self.send_json(
+            p.phone_hello_ok(
+                device_id=self.device_id,
+                attempt_id=self.attempt_id,
+                resume_from=session.last_acked_seq,
+                audio_resume_from=session.audio_resume_from,
+                heartbeat_interval_s=round(timeout / 3, 2),
+                heartbeat_timeout_s=timeout,
+                snapshot_interval_s=session.snapshot_interval_s,
+                max_image_bytes=int(settings.SNAPSHOT_MAX_BYTES),
+                server_time=timezone.now(),
+            )
+        )
+
+    async def on_message(self, message: Any) -> None:
+        if isinstance(message, p.PhoneHeartbeat):
+            await self.touch()
+            await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
+        elif isinstance(message, p.PhoneAudio):
+            await database_sync_to_async(_audio_ingest)(self.device_id, message)
+            await self.touch()
+            await self.send_json(p.audio_ack(seq=message.seq))
+        elif isinstance(message, p.CommandAck):
+            pass  # delivery receipt: the desktop's warning_ack is the candidate's acknowledgement
+        elif isinstance(message, p.PhoneHello):
+            raise p.ProtocolError(p.ErrorCode.INVALID, "hello was already received")
+
+    async def on_binary(self, data: bytes) -> None:
+        if not self.hello_done:
+            await self.send_json(p.error(p.ErrorCode.HELLO_REQUIRED, "send hello first"))
+            await self.shut(p.CloseCode.HELLO_REQUIRED)
+            return
+        frame = p.parse_snapshot_frame(data, max_image_bytes=int(settings.SNAPSHOT_MAX_BYTES))
+        try:
+            snapshot_id, duplicate = await database_sync_to_async(_snapshot_ingest)(self.device_id, frame)
+        except ApplicationError as exc:
+            # Rejected for good (not an image, too many pixels, ...): the phone drops this seq.
+            await self.send_json(p.error(exc.code, exc.message, seq=frame.seq))
+            return
+        self.last_db_touch = time.monotonic()
+        # Only now is the frame durable: the ack is the phone's permission to drop it.
+        await self.send_json(p.ack(seq=frame.seq, snapshot_id=snapshot_id, duplicate=duplicate))
+
+    async def touch(self) -> None:
+        """Record liveness in the database at most every timeout/4 seconds (never per heartbeat)."""
+        now = time.monotonic()
+        if now - self.last_db_touch >= float(settings.HEARTBEAT_TIMEOUT_SECONDS) / 4:
+            self.last_db_touch = now
+            await database_sync_to_async(services.device_seen)(device_id=self.device_id)
+
+    async def on_silent(self) -> None:
+        if self.hello_done:
+            await database_sync_to_async(services.device_mark_lost)(
+                device_id=self.device_id, reason="heartbeat_timeout"
+            )
+
+    async def on_gone(self, code: int) -> None:
+        # A dropped socket is not yet a lost phone: the sweep marks it lost once it stays silent for
+        # the heartbeat timeout, counted from now (a Wi-Fi hand-over reconnects well within it).
+        if getattr(self, "device_id", None) and self.hello_done and code != p.CloseCode.HEARTBEAT_TIMEOUT:
+            await database_sync_to_async(services.device_seen)(device_id=self.device_id)
+
+
+def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]:
+    from media_pipeline import services as media_services
+    from media_pipeline.models import Snapshot
+
+    # One socket per device handles its frames in order, so this check cannot race with itself;
+    # it only labels the ack (snapshot_ingest is idempotent on (device, seq) either way).
+    duplicate = Snapshot.objects.filter(device_id=device_id, seq=frame.seq).exists()
+    snapshot = media_services.snapshot_ingest(
+        device_id=device_id, seq=frame.seq, data=frame.data, captured_at=frame.captured_at
+    )
+    services.device_seen(device_id=device_id, acked_seq=frame.seq)
+    return snapshot.pk, duplicate
+
+
+def _audio_ingest(device_id: int, message: p.PhoneAudio) -> None:
+    from media_pipeline import services as media_services
+
+    media_services.audio_ingest(
+        device_id=device_id,
+        seq=message.seq,
+        interval_ms=message.interval_ms,
+        levels=list(message.levels),
+        started_at=message.started_at,
+    )
+
+
+class DesktopConsumer(BaseConsumer):
+    """/ws/desktop/?ticket=… — pairing state, the monitoring indicator, focus and break events."""
+
+    role = "desktop"
+
+    async def authenticate(self) -> None:
+        ticket = await database_sync_to_async(services.ws_ticket_consume)(
+            raw=self.query_ticket(), role="desktop"
+        )
+        assert ticket.attempt_id is not None
+        self.attempt_id: int = ticket.attempt_id
+        group = p.group_attempt_desktop(self.attempt_id)
+        await self.join(group)
+        # One desktop socket per attempt: the newest wins.
+        await self.channel_layer.group_send(
+            group, p.envelope_close(p.CloseCode.SUPERSEDED, except_channel=self.channel_name)
+        )
+        if ticket.auth_token_id is not None:
+            await self.join(p.group_token(ticket.auth_token_id))
+        ensure_sweeper()
+
+    async def on_hello(self, message: p.DesktopHello) -> None:
+        phone, state = await database_sync_to_async(_desktop_state)(self.attempt_id)
+        await self.send_json(
+            p.hello_ok(role="desktop", attempt_id=self.attempt_id, server_time=timezone.now())
+        )
+        await self.send_json(
+            p.pairing(state=phone.state, device_id=phone.device_id, kind=phone.kind, since=phone.since)
+        )
+        await self.send_json(p.monitoring(on=phone.state == "online"))
+        await self.send_json(p.status(state=state))
+
+    async def on_message(self, message: Any) -> None:
+        call = database_sync_to_async(services.desktop_action)
+        if isinstance(message, p.DesktopHeartbeat):
+            await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
+        elif isinstance(message, p.Focus):
+            action = "focus_lost" if message.state == "lost" else "focus_regained"
+            await call(attempt_id=self.attempt_id, action=action, client_time=message.at)
+        elif isinstance(message, p.BreakRequest):
+            await call(attempt_id=self.attempt_id, action="break_request", data={"reason": message.reason})
+        elif isinstance(message, p.BreakReturn):
+            await call(attempt_id=self.attempt_id, action="break_return")
+        elif isinstance(message, p.WarningAck):
+            data = {"warning_id": message.warning_id} if message.warning_id else None
+            await call(attempt_id=self.attempt_id, action="warning_ack", data=data)
+        elif isinstance(message, p.MonitoringShown):
+            await database_sync_to_async(services.desktop_indicator)(
+                attempt_id=self.attempt_id, shown=message.shown
+            )
+        elif isinstance(message, p.DesktopHello):
+            raise p.ProtocolError(p.ErrorCode.INVALID, "hello was already received")
+
+
+def _desktop_state(attempt_id: int) -> tuple[selectors.PhoneState, dict[str, Any]]:
+    return selectors.phone_state(attempt_id=attempt_id), selectors.attempt_live_state(attempt_id=attempt_id)
+
+
+class ProctorConsumer(BaseConsumer):
+    """/ws/proctor/ — subscribe to sessions (initial state, then deltas) and send commands."""
+
+    role = "proctor"
+
+    async def authenticate(self) -> None:
+        raw = self.query_ticket()
+        if raw:
+            ticket = await database_sync_to_async(services.ws_ticket_consume)(raw=raw, role="proctor")
+            self.user = ticket.user
+        else:
+            user = self.scope.get("user")
+            if user is None or not user.is_authenticated:
+                raise ApplicationError(
+                    code="not_authenticated", http_status=401, message="log in or use a ticket"
+                )
+            self.user = user
+        allowed = await database_sync_to_async(_is_proctor)(self.user)
+        if not allowed:
+            raise ApplicationError(code="forbidden", http_status=403, message="proctor role required")
+        self.subscribed: set[int] = set()
+
+    async def on_hello(self, message: p.ProctorHello) -> None:
+        await self.send_json(p.hello_ok(role="proctor", server_time=timezone.now()))
+
+    async def on_message(self, message: Any) -> None:
+        if isinstance(message, p.ProctorHeartbeat):
+            await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
+        elif isinstance(message, p.Subscribe):
+            # Join first, then read: a change in between arrives as a delta rather than being missed.
+            group = p.group_session_proctors(message.session_id)
+            try:
+                await database_sync_to_async(_check_session)(self.user, message.session_id)
+            except ApplicationError as exc:
+                await self.send_json(p.error(p.ErrorCode.FORBIDDEN, exc.message))
+                return
+            if message.session_id not in self.subscribed:
+                await self.join(group)
+                self.subscribed.add(message.session_id)
+            info, attempts = await database_sync_to_async(selectors.session_live_state)(
+                user=self.user, session_id=message.session_id
+            )
+            await self.send_json(p.session_state(session=info, attempts=attempts))
+        elif isinstance(message, p.Unsubscribe):
+            if message.session_id in self.subscribed:
+                group = p.group_session_proctors(message.session_id)
+                await self.channel_layer.group_discard(group, self.channel_name)
+                self.groups_joined.remove(group)
+                self.subscribed.discard(message.session_id)
+        elif isinstance(message, p.ProctorHello):
+            raise p.ProtocolError(p.ErrorCode.INVALID, "hello was already received")
+        else:
+            await self.command(message)
+
+    async def command(self, message: Any) -> None:
+        data = message.model_dump(exclude={"type", "attempt_id", "request_id"}, exclude_defaults=True)
+        try:
+            await database_sync_to_async(services.proctor_command)(
+                user=self.user, attempt_id=message.attempt_id, kind=message.type, data=data
+            )
+        except ApplicationError as exc:
+            await self.send_json(
+                p.command_result(request_id=message.request_id, ok=False, code=exc.code, message=exc.message)
+            )
+            return
+        await self.send_json(p.command_result(request_id=message.request_id, ok=True))
+
+    async def push_send(self, event: dict[str, Any]) -> None:
+        # Deltas of sessions this socket subscribed to only (groups are the filter; this is the guard).
+        if not self.closing and self.hello_done and event["payload"].get("session_id", 0) in self.subscribed:
+            await self.send_json(event["payload"])
+
+
+def _is_proctor(user: Any) -> bool:
+    from accounts import roles
+
+    return roles.is_proctor(user)
+
+
+def _check_session(user: Any, session_id: int) -> None:
+    if not selectors.proctor_can_see_session(user=user, session_id=session_id):
+        from monitor.errors import ProctorForbidden
+
+        raise ProctorForbidden()
