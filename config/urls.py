@@ -15,5 +15,7 @@ urlpatterns = [
     path("api/v1/", include("miniprogram_api.urls")),
     path("", include("monitor.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The pairing QR URL (PUBLIC_BASE_URL + "/m/pair?t=...") opened in a phone browser.
+    path("m/", include("monitor.phone.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,46 @@
+"""Writes of the phone-browser page. Pairing, consent and tickets go through the owning areas' services
+(monitor.services.pairing_claim / ws_ticket_create, exams.services.attempt_apply_action); this module
+only adds what a browser without a WeChat identity needs: the device id kept in the Django session."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from exams import services as exam_services
+from monitor import services as monitor_services
+from monitor.models import PhoneDevice, WsTicket
+from monitor.phone import errors
+from monitor.phone.selectors import BrowserPairing, browser_device, browser_pairing
+from monitor.phone.texts import NOTICE_VERSION
+
+
+def browser_pair(*, token_or_code: str, confirm_code: str, user_agent: str = "") -> BrowserPairing:
+    """Claim the pairing token (from the QR URL) or the typed fallback code, proven by the confirm code
+    shown on the desktop. Raises monitor.errors.Pairing* with stable codes; nothing is written then."""
+    result = monitor_services.pairing_claim(
+        token_or_code=token_or_code,
+        confirm_code=confirm_code,
+        kind=PhoneDevice.Kind.BROWSER,
+        user_agent=user_agent,
+    )
+    return browser_pairing(device_id=result.device.pk)
+
+
+def browser_consent(*, device_id: int | None, notice_version: str) -> BrowserPairing:
+    """Record that the monitoring notice (this version) was accepted on the phone (exams action consent)."""
+    device = browser_device(device_id=device_id)
+    if notice_version != NOTICE_VERSION:
+        raise errors.NoticeOutdated(extra={"current": NOTICE_VERSION})
+    with transaction.atomic():
+        exam_services.attempt_apply_action(attempt_id=device.attempt_id, action="consent", actor="phone")
+    return browser_pairing(device_id=device.pk)
+
+
+def browser_ticket_issue(*, device_id: int | None) -> monitor_services.IssuedTicket:
+    """A single-use phone WebSocket ticket for this browser's device (one per (re)connection)."""
+    device = browser_device(device_id=device_id)
+    if device.attempt.monitoring_consent_at is None:
+        raise errors.ConsentRequired()
+    return monitor_services.ws_ticket_create(
+        role=WsTicket.Role.PHONE, attempt_id=device.attempt_id, device=device
+    )
