@@ -1,0 +1,42 @@
+"""A real daphne server (child process) logging in through the fake WeChat server it was pointed at."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from accounts.models import AuthToken, WechatIdentity
+
+
+def post(url: str, payload: dict[str, Any], token: str | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body else {}
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_live_server_logs_in_through_fake_wechat_and_logout_ends_it(
+    live_server_process: Any, fake_wechat: Any
+) -> None:
+    base = f"http://127.0.0.1:{live_server_process.port}/api/v1"
+    status, body = post(base + "/auth/wechat-login", {"code": fake_wechat.app.mint_code("live")})
+    assert status == 200, body
+    assert fake_wechat.app.count("sns/jscode2session") == 1  # the child used the fixture's server
+    assert WechatIdentity.objects.count() == 1
+    status, _ = post(base + "/auth/logout", {}, token=body["token"])
+    assert status == 204
+    assert AuthToken.objects.get().revoked_at is not None
+    status, error = post(base + "/auth/logout", {}, token=body["token"])
+    assert (status, error["code"]) == (401, "token_revoked")
