@@ -1,0 +1,57 @@
+"""Settings of the media pipeline, with defaults (any of them can be set in Django settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from .audio import AudioThresholds
+from .checks import Thresholds
+
+DEFAULTS: dict[str, Any] = {
+    "SNAPSHOT_MAX_BYTES": 1_048_576,
+    "SNAPSHOT_MAX_PIXELS": 4096 * 4096,
+    "SNAPSHOT_MAX_SIDE": 4096,  # width or height
+    "SNAPSHOT_MIN_SIDE": 64,
+    "SNAPSHOT_JPEG_QUALITY": 85,  # re-encoding strips EXIF and normalises iOS PNG to JPEG
+    "SNAPSHOT_SPOOL_DIR": "",  # production: written here first (fsync), uploaded to S3 from here
+    "SNAPSHOT_UPLOAD_RETRY_SECONDS": 10,
+    "S3_SERVER_SIDE_ENCRYPTION": None,  # e.g. "AES256" or "aws:kms"; empty = none requested
+    "MEDIA_CHECK_THRESHOLDS": {},  # overrides of media_pipeline.checks.Thresholds fields
+    "MEDIA_AUDIO_THRESHOLDS": {},  # overrides of media_pipeline.audio.AudioThresholds fields
+    "MEDIA_PREVIOUS_FRAMES": 3,  # frames of the same device the frozen check compares against
+    "MEDIA_REFERENCE_AUTO_FRAMES": 3,  # consecutive all-pass frames that approve a reference frame
+    "MEDIA_ANALYSIS_FAULT_DELAY_S": 0.0,  # fault injection for the redelivery test only; 0 elsewhere
+}
+
+
+def get(name: str) -> Any:
+    value = getattr(settings, name, None)
+    return DEFAULTS[name] if value is None or value == "" else value
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+    max_side: int
+    min_side: int
+
+
+def limits() -> Limits:
+    return Limits(
+        max_bytes=int(get("SNAPSHOT_MAX_BYTES")),
+        max_pixels=int(get("SNAPSHOT_MAX_PIXELS")),
+        max_side=int(get("SNAPSHOT_MAX_SIDE")),
+        min_side=int(get("SNAPSHOT_MIN_SIDE")),
+    )
+
+
+def thresholds() -> Thresholds:
+    return Thresholds.from_mapping(dict(get("MEDIA_CHECK_THRESHOLDS")))
+
+
+def audio_thresholds() -> AudioThresholds:
+    return AudioThresholds.from_mapping(dict(get("MEDIA_AUDIO_THRESHOLDS")))

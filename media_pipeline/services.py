@@ -1,0 +1,302 @@
+"""Writes of the media pipeline: snapshot and audio ingest, analysis, reference frames."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import PermissionError_
+from config.taskqueue import enqueue_on_commit
+
+from . import audio, conf, errors, flags, imaging, storage
+from .checks import Signature, analyse_frame
+from .checks.image import UndecodableImage
+from .models import AudioBatch, FrameAnalysis, ReferenceFrame, Snapshot
+from .signals import frame_analysed
+
+if TYPE_CHECKING:
+    from monitor.models import PhoneDevice
+
+logger = logging.getLogger(__name__)
+
+MAX_AUDIO_LEVELS = 600
+AUDIO_INTERVAL_RANGE_MS = (10, 10_000)
+
+
+def _device_get(device_id: int) -> PhoneDevice:
+    from monitor.models import PhoneDevice
+
+    device = PhoneDevice.objects.select_related("attempt").filter(pk=device_id).first()
+    if device is None:
+        raise errors.DeviceNotFound()
+    return device
+
+
+def snapshot_ingest(
+    *, device_id: int, seq: int, data: bytes, captured_at: datetime | None = None
+) -> Snapshot:
+    """Validate, normalise, store durably and record one frame; analysis is queued after commit.
+
+    Idempotent on (device, seq): a repeat returns the stored row unchanged (the phone resends
+    frames it has no ack for). Raises ImageRejected subclasses with stable codes; nothing is
+    stored for a refused frame.
+    """
+    existing = Snapshot.objects.filter(device_id=device_id, seq=seq).first()
+    if existing is not None:
+        return existing
+    device = _device_get(device_id)
+    if device.revoked_at is not None:
+        raise errors.DeviceRevoked()
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 2_147_483_647:
+        raise errors.ImageRejected("序号无效 (invalid sequence number).", code="invalid_seq")
+    lim = conf.limits()
+    image = imaging.image_validate(
+        data,
+        max_bytes=lim.max_bytes,
+        max_pixels=lim.max_pixels,
+        max_side=lim.max_side,
+        min_side=lim.min_side,
+        quality=int(conf.get("SNAPSHOT_JPEG_QUALITY")),
+    )
+    sha = hashlib.sha256(image.data).hexdigest()
+    key = storage.snapshot_key(sha)
+    uploaded = storage.store(key=key, data=image.data, content_type=image.content_type)
+    try:
+        with transaction.atomic():
+            snapshot = Snapshot.objects.create(
+                attempt_id=device.attempt_id,
+                device_id=device_id,
+                seq=seq,
+                captured_at=captured_at,
+                received_at=timezone.now(),
+                sha256=sha,
+                storage_key=key,
+                uploaded=uploaded,
+                content_type=image.content_type,
+                width=image.width,
+                height=image.height,
+                size_bytes=len(image.data),
+            )
+            from .tasks import analyse_snapshot, upload_spooled_snapshot
+
+            enqueue_on_commit(analyse_snapshot, snapshot.pk)
+            if not uploaded:
+                enqueue_on_commit(upload_spooled_snapshot, snapshot.pk)
+    except IntegrityError:
+        # The same (device, seq) was recorded concurrently: that row is the answer.
+        return Snapshot.objects.get(device_id=device_id, seq=seq)
+    return snapshot
+
+
+def snapshot_upload_spooled(*, snapshot_id: int) -> bool:
+    """Upload a snapshot kept in the local spool while S3 was down (idempotent)."""
+    snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
+    if snapshot is None or snapshot.uploaded:
+        return False
+    storage.upload_spooled(key=snapshot.storage_key, content_type=snapshot.content_type)
+    Snapshot.objects.filter(pk=snapshot_id).update(uploaded=True)
+    return True
+
+
+def _previous_signatures(snapshot: Snapshot, count: int) -> list[Signature]:
+    rows = (
+        FrameAnalysis.objects.filter(snapshot__device_id=snapshot.device_id, snapshot__seq__lt=snapshot.seq)
+        .order_by("-snapshot__seq")
+        .values_list("report", flat=True)[:count]
+    )
+    return [Signature.from_json(r["signature"]) for r in rows if isinstance(r, dict) and "signature" in r]
+
+
+def _reference_signature(attempt_id: int) -> Signature | None:
+    ref = ReferenceFrame.objects.filter(attempt_id=attempt_id).first()
+    if ref is None or "signature" not in ref.features:
+        return None
+    return Signature.from_json(ref.features["signature"])
+
+
+def snapshot_analyse(*, snapshot_id: int) -> FrameAnalysis | None:
+    """Analyse one stored snapshot exactly once (re-read under a row lock; a repeat returns early).
+
+    Storage errors propagate (the task retries them); an undecodable stored file marks the
+    snapshot failed. Flags become incidents in the same transaction, so a crash in between leaves
+    neither; ``frame_analysed`` is sent after commit.
+    """
+    with transaction.atomic():
+        snapshot = (
+            Snapshot.objects.select_for_update().select_related("attempt").filter(pk=snapshot_id).first()
+        )
+        if snapshot is None:
+            return None
+        if snapshot.analysis_status != Snapshot.Analysis.PENDING:
+            return FrameAnalysis.objects.filter(snapshot=snapshot).first()
+        data = storage.read(snapshot.storage_key)
+        delay = float(conf.get("MEDIA_ANALYSIS_FAULT_DELAY_S"))
+        if delay:
+            time.sleep(delay)
+        try:
+            report = analyse_frame(
+                data,
+                thresholds=conf.thresholds(),
+                previous=_previous_signatures(snapshot, int(conf.get("MEDIA_PREVIOUS_FRAMES"))),
+                reference=_reference_signature(snapshot.attempt_id),
+            )
+        except UndecodableImage:
+            snapshot.analysis_status = Snapshot.Analysis.FAILED
+            snapshot.save(update_fields=["analysis_status"])
+            logger.warning("snapshot %s could not be decoded for analysis", snapshot.pk)
+            return None
+        body = report.as_dict()
+        body["reasons"] = list(report.failing)
+        analysis = FrameAnalysis.objects.create(
+            snapshot=snapshot,
+            report=body,
+            passed=report.passed,
+            person_count=report.person_count,
+            analyzer_version=report.analyzer_version,
+            duration_ms=report.duration_ms,
+        )
+        snapshot.analysis_status = Snapshot.Analysis.DONE
+        snapshot.save(update_fields=["analysis_status"])
+        _reference_auto_approve(snapshot)
+        _apply_flags(snapshot, body)
+        attempt_id, device_id = snapshot.attempt_id, snapshot.device_id
+        transaction.on_commit(
+            lambda: frame_analysed.send(
+                sender=Snapshot, snapshot_id=snapshot_id, attempt_id=attempt_id, device_id=device_id
+            )
+        )
+    logger.info("analysed snapshot %s in %.1f ms", snapshot_id, report.duration_ms)
+    return analysis
+
+
+def _apply_flags(snapshot: Snapshot, report: dict[str, Any]) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: a refused incident never loses the analysis
+            flags.incidents_apply(
+                attempt_id=snapshot.attempt_id,
+                attempt_status=snapshot.attempt.status,
+                flags=flags.frame_flags(report),
+                source_kinds=flags.FRAME_SOURCE_KINDS,
+                seen_at=snapshot.captured_at or snapshot.received_at,
+                snapshot_id=snapshot.pk,
+            )
+    except Exception:  # noqa: BLE001 - logged with its traceback; the analysis itself is kept
+        logger.exception("incidents for snapshot %s not recorded", snapshot.pk)
+
+
+def _reference_auto_approve(snapshot: Snapshot) -> None:
+    """During set-up: N consecutive frames of this device passing every check approve the latest."""
+    if ReferenceFrame.objects.filter(attempt_id=snapshot.attempt_id).exists():
+        return
+    needed = int(conf.get("MEDIA_REFERENCE_AUTO_FRAMES"))
+    recent = list(
+        FrameAnalysis.objects.filter(snapshot__device_id=snapshot.device_id, snapshot__seq__lte=snapshot.seq)
+        .order_by("-snapshot__seq")
+        .values_list("passed", flat=True)[:needed]
+    )
+    if len(recent) == needed and all(recent):
+        _reference_set(snapshot=snapshot, user=None)
+
+
+def _reference_set(*, snapshot: Snapshot, user: object | None) -> ReferenceFrame:
+    analysis = FrameAnalysis.objects.filter(snapshot=snapshot).first()
+    features = {"signature": analysis.report["signature"]} if analysis is not None else {}
+    if analysis is not None:
+        features["detections"] = analysis.report.get("detections", [])
+    ref, _created = ReferenceFrame.objects.update_or_create(
+        attempt_id=snapshot.attempt_id,
+        defaults={
+            "snapshot": snapshot,
+            "approved_by": user,
+            "approved_automatically": user is None,
+            "approved_at": timezone.now(),
+            "features": features,
+        },
+    )
+    return ref
+
+
+def reference_frame_approve(*, snapshot_id: int, user: object) -> ReferenceFrame:
+    """A proctor approves this (analysed) frame as the attempt's reference (replaces an earlier one)."""
+    from accounts.roles import can_see_attempt
+
+    snapshot = Snapshot.objects.select_related("attempt").filter(pk=snapshot_id).first()
+    if snapshot is None:
+        raise errors.SnapshotNotFound()
+    if not can_see_attempt(user, snapshot.attempt):
+        raise PermissionError_()
+    if snapshot.analysis_status != Snapshot.Analysis.DONE:
+        raise errors.ImageRejected(
+            "截图尚未分析完成 (snapshot not analysed yet).", code="snapshot_not_analysed"
+        )
+    with transaction.atomic():
+        return _reference_set(snapshot=snapshot, user=user)
+
+
+def audio_ingest(
+    *, device_id: int, seq: int, interval_ms: int, levels: list[float], started_at: datetime | None = None
+) -> AudioBatch:
+    """Record one batch of sound levels (idempotent on (device, seq)) and flag voices.
+
+    Levels are dBFS readings, clamped to [-127, 0] and stored as signed bytes (compact evidence;
+    no raw audio is ever received)."""
+    existing = AudioBatch.objects.filter(device_id=device_id, seq=seq).first()
+    if existing is not None:
+        return existing
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 2_147_483_647:
+        raise errors.AudioRejected(extra={"field": "seq"})
+    lo, hi = AUDIO_INTERVAL_RANGE_MS
+    if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or not lo <= interval_ms <= hi:
+        raise errors.AudioRejected(extra={"field": "interval_ms", "min": lo, "max": hi})
+    if not isinstance(levels, list | tuple) or not 1 <= len(levels) <= MAX_AUDIO_LEVELS:
+        raise errors.AudioRejected(extra={"field": "levels", "max_items": MAX_AUDIO_LEVELS})
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels):
+        raise errors.AudioRejected(extra={"field": "levels", "problem": "not_numbers"})
+    device = _device_get(device_id)
+    if device.revoked_at is not None:
+        raise errors.DeviceRevoked()
+    clamped = audio.clamp_levels(list(levels))
+    latest = (
+        FrameAnalysis.objects.filter(snapshot__device_id=device_id)
+        .order_by("-snapshot__seq")
+        .values_list("person_count", flat=True)
+    ).first()
+    report = audio.analyse_levels(
+        clamped,
+        interval_ms=interval_ms,
+        candidate_present=None if latest is None else latest > 0,
+        t=conf.audio_thresholds(),
+    )
+    try:
+        with transaction.atomic():
+            batch = AudioBatch.objects.create(
+                attempt_id=device.attempt_id,
+                device_id=device_id,
+                seq=seq,
+                started_at=started_at,
+                received_at=timezone.now(),
+                interval_ms=interval_ms,
+                levels=audio.encode_levels(clamped),
+            )
+            raised = flags.audio_flags(report.as_dict())
+            try:
+                with transaction.atomic():
+                    flags.incidents_apply(
+                        attempt_id=device.attempt_id,
+                        attempt_status=device.attempt.status,
+                        flags=raised,
+                        source_kinds=flags.AUDIO_SOURCE_KINDS,
+                        seen_at=started_at or batch.received_at,
+                        evidence={"messages": [f"audio:{batch.pk}"]} if raised else None,
+                    )
+            except Exception:  # noqa: BLE001 - the levels are evidence and are kept regardless
+                logger.exception("incidents for audio batch %s not recorded", batch.pk)
+    except IntegrityError:
+        return AudioBatch.objects.get(device_id=device_id, seq=seq)
+    return batch
