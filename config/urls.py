@@ -15,7 +15,9 @@ urlpatterns = [
     path("api/v1/", include("miniprogram_api.urls")),
     path("", include("monitor.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("console/", include("monitor.console.urls")),
     # The pairing QR URL (PUBLIC_BASE_URL + "/m/pair?t=...") opened in a phone browser.
     path("m/", include("monitor.phone.urls")),
+    path("accounts/", include("monitor.console.auth_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "media_pipeline",
     "miniprogram_api",
     "media_pipeline.evidence",
+    "monitor.console",
     "monitor.phone",
 ]
 
