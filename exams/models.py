@@ -50,6 +50,8 @@ class ExamSession(models.Model):
     retention_days = models.PositiveIntegerField(default=180)
 
     proctors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="proctored_sessions")
+    # The session `manage.py load_demo` moves to "starting in a few minutes" on every `make run`.
+    is_demo = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["starts_at", "subject__code", "level"]
@@ -82,8 +84,18 @@ class Attempt(models.Model):
         related_name="assigned_attempts",
     )
     screen_leaves = models.PositiveIntegerField(default=0)
-    warnings = models.JSONField(default=dict, blank=True)  # {category: count}
+    warnings = models.JSONField(default=dict, blank=True)  # {category: reminders issued}
     score_void = models.BooleanField(default=False)
+    # Pending / to_be_scored / unscored (mock) / void (disqualified) / absent; set when the attempt ends.
+    outcome = models.CharField(max_length=16, default="pending")
+    # Live flags the rules read (the status stays in_progress while these are set).
+    focus_lost_at = models.DateTimeField(null=True, blank=True)
+    break_requested_at = models.DateTimeField(null=True, blank=True)
+    break_request_evidence = models.JSONField(default=dict, blank=True)
+    lost_devices = models.JSONField(default=list, blank=True)  # ["phone", "desktop"]
+    # Head of the hash chain, updated with every event: removing the last event is detected too.
+    event_count = models.PositiveIntegerField(default=0)
+    last_event_hash = models.CharField(max_length=64, blank=True)
     monitoring_consent_at = models.DateTimeField(null=True, blank=True)
     legal_hold = models.BooleanField(default=False)
     checked_in_at = models.DateTimeField(null=True, blank=True)
@@ -149,3 +161,67 @@ class Incident(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["attempt", "kind", "status"])]
+
+
+class Deadline(models.Model):
+    """A rule's timer (20 s away from the screen, 5 min break, 5 min lost device) stored in the DB so it
+    fires even if the process that created it died. Fired exactly once by exams.deadlines."""
+
+    class Kind(models.TextChoices):
+        LEAVE_RETURN = "leave_return", _("返回考试界面")
+        BREAK_RETURN = "break_return", _("离开后返回")
+        DEVICE_RETURN = "device_return", _("设备重新连接")
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="deadlines")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    generation = models.PositiveIntegerField()
+    due_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "kind", "generation"], name="deadline_generation_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["fired_at", "cancelled_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.generation} of attempt {self.attempt_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.fired_at is None and self.cancelled_at is None
+
+
+class AttemptWarning(models.Model):
+    """One reminder in a category; it counts towards disqualification until corrected."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="warning_records")
+    category = models.CharField(max_length=32)
+    message = models.CharField(max_length=500, blank=True)
+    issued_by = models.CharField(max_length=64)
+    issued_at = models.DateTimeField()
+    event_seq = models.PositiveIntegerField()
+    acked_at = models.DateTimeField(null=True, blank=True)
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["attempt_id", "issued_at", "pk"]
+        indexes = [models.Index(fields=["attempt", "category", "corrected_at"])]
+
+
+class MakeupRecord(models.Model):
+    """A missed scored sitting: the candidate may take a makeup (补考) for the session's fee."""
+
+    attempt = models.OneToOneField(Attempt, on_delete=models.CASCADE, related_name="makeup")
+    candidate = models.ForeignKey("accounts.Candidate", on_delete=models.CASCADE, related_name="makeups")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    fee_yuan = models.PositiveIntegerField()
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
