@@ -17,7 +17,7 @@ from media_pipeline.checks.image import UndecodableImage
 
 
 class Command(BaseCommand):
-    help = "Analyse photos as phone snapshots: person count, head/chest/desk in view, exposure, blur, covered lens."
+    help = "Analyse photos as phone snapshots: people, head/chest/desk in view, exposure, blur, covered lens."
     requires_system_checks: list[str] = []  # no database needed
 
     def add_arguments(self, parser: CommandParser) -> None:
