@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Candidate
-from exams.models import ExamSession
+from exams.models import Attempt, ExamSession
 
 
 class ExportJob(models.Model):
@@ -74,6 +74,7 @@ class AuditAction(models.TextChoices):
     EXPORT_WRITTEN = "evidence.export_written", _("导出证据包到文件")
     RESULTS_REPORT = "evidence.results_report", _("导出成绩报告")
     PURGE = "evidence.purge", _("保留期清理")
+    LEGAL_HOLD = "evidence.legal_hold", _("法律保全变更")
     CANDIDATE_DATA_EXPORT = "evidence.candidate_data_export", _("导出考生个人数据")
     CANDIDATE_DATA_DELETE = "evidence.candidate_data_delete", _("删除考生个人数据")
     CANDIDATE_DATA_REFUSED = "evidence.candidate_data_refused", _("拒绝删除考生个人数据")
@@ -124,6 +125,13 @@ class SessionEvidence(ExamSession):
         proxy = True
         verbose_name = _("场次证据与成绩")
         verbose_name_plural = _("场次证据与成绩")
+
+
+class AttemptEvidence(Attempt):
+    class Meta:
+        proxy = True
+        verbose_name = _("考生证据与保全")
+        verbose_name_plural = _("考生证据与保全")
 
 
 class CandidatePrivacy(Candidate):

@@ -600,3 +600,21 @@ def candidate_data_delete(*, ticket_number: str, actor: Actor) -> DeletionCounts
     _orphaned_files_delete(keys=keys, counts=counts)
     _exports_covering_delete(attempt_ids=attempt_ids, counts=counts)
     return counts
+
+
+def legal_hold_set(*, attempt_id: int, hold: bool, actor: Actor) -> Attempt:
+    """Flag or release an attempt's legal hold (the purge and deletion requests skip held ones)."""
+    with transaction.atomic():
+        attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
+        if attempt is None:
+            raise NotFoundError("考试记录不存在 (attempt not found).", code="attempt_not_found")
+        if attempt.legal_hold != hold:
+            Attempt.objects.filter(pk=attempt.pk).update(legal_hold=hold)
+            attempt.legal_hold = hold
+            evidence_access_record(
+                actor=actor,
+                action=AuditAction.LEGAL_HOLD,
+                target=f"attempt:{attempt.pk}",
+                details={"hold": hold},
+            )
+    return attempt

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -220,8 +221,6 @@ def test_download_link_expires(tmp_path: Path, settings: object) -> None:
     job = export_job_create(actor=Actor.command("test"), session_id=exam.pk)
     settings.EXPORT_LINK_TTL_SECONDS = 0  # type: ignore[attr-defined]
     link = export_link_create(job_id=job.pk, actor=Actor(label="user:9:chief"))
-    import time
-
     time.sleep(1.1)
     response = Client().get(link.url.split("127.0.0.1:8000", 1)[1])
     assert response.status_code == 403
@@ -263,17 +262,25 @@ def test_missing_stored_snapshot_is_reported_not_hidden(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_export_through_the_evidence_storage_and_a_short_lived_link(tmp_path: Path) -> None:
-    """Production pass: the bundle is stored in SeaweedFS (S3, signatures verified) and fetched
-    through a presigned URL with urllib; embedded pass: the signed local link through daphne is
-    covered above, here the same flow runs against local files."""
+def test_export_through_the_evidence_storage_and_a_short_lived_link(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Production pass: a real Celery worker builds the bundle, it is stored in SeaweedFS (S3 that
+    verifies signatures) and fetched through a presigned URL with urllib. Embedded pass: the same
+    flow with the in-process task and the signed local link."""
     from tests.conftest import is_production_profile
 
+    if is_production_profile():
+        request.getfixturevalue("celery_worker_process")
     exam = factories.session()
     factories.attempt(exam_session=exam, snapshots=3)
     job = export_job_create(actor=Actor.command("test"), session_id=exam.pk)
-    job.refresh_from_db()
+    deadline = time.monotonic() + 60
+    while job.status not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job.refresh_from_db()
     assert job.status == "done", job.error
+    assert job.progress == 100
     link = export_link_create(job_id=job.pk, actor=Actor(label="user:1:admin"))
     if is_production_profile():
         assert "X-Amz-Signature=" in link.url and "X-Amz-Expires=300" in link.url
