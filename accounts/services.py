@@ -71,13 +71,16 @@ def _actor_label(user: Any) -> str:
 # --- WeChat login ---------------------------------------------------------------------------------
 
 
+def _code_key(code: str) -> str:
+    return "wxcode:" + hashlib.sha256(code.encode()).hexdigest()
+
+
 def _claim_code(code: str) -> bool:
     """Remember a code for its 5-minute life: a replay is refused without asking WeChat again.
 
     WeChat refuses reuse too (40163); this also covers a replay racing the first exchange.
     """
-    key = "wxcode:" + hashlib.sha256(code.encode()).hexdigest()
-    return bool(cache.add(key, 1, timeout=300))
+    return bool(cache.add(_code_key(code), 1, timeout=300))
 
 
 def wechat_login(*, code: str) -> tuple[IssuedToken, WechatIdentity]:
@@ -87,7 +90,14 @@ def wechat_login(*, code: str) -> tuple[IssuedToken, WechatIdentity]:
     code = code.strip()
     if not _claim_code(code):
         raise wechat.WechatCodeUsed()
-    session = wechat.code_to_session(code)  # outside any transaction: a network call
+    try:
+        session = wechat.code_to_session(code)  # outside any transaction: a network call
+    except (wechat.WechatInvalidCode, wechat.WechatCodeUsed):
+        raise
+    except wechat.WechatError:
+        # Busy, rate limited, unreachable: WeChat did not consume the code; the client may retry it.
+        cache.delete(_code_key(code))
+        raise
     now = timezone.now()
     with transaction.atomic():
         identity, _ = WechatIdentity.objects.select_for_update().get_or_create(openid=session.openid)

@@ -139,6 +139,13 @@ TASKS_IN_PROCESS = False
 
 # --- WeChat -----------------------------------------------------------------------------------
 WECHAT_API_BASE_URL = "https://api.weixin.qq.com/"
+# errcode -1 (system busy) is retried this many times, waiting BACKOFF * 2**n seconds (accounts.wechat).
+WECHAT_BUSY_RETRIES = 3
+WECHAT_BUSY_BACKOFF_SECONDS = 0.2
+# Binding lockout: this many failed ticket/ID attempts per WeChat identity / per IP within the window.
+BINDING_FAILURE_WINDOW_SECONDS = 15 * 60
+BINDING_MAX_FAILURES_PER_IDENTITY = 5
+BINDING_MAX_FAILURES_PER_IP = 20
 
 # --- Exam monitor defaults (per-session values live on ExamSession) ----------------------------
 PAIRING_TOKEN_TTL_SECONDS = 120

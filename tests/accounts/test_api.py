@@ -97,6 +97,14 @@ def test_wechat_errors_have_stable_codes_and_write_nothing(
     assert (WechatIdentity.objects.count(), AuthToken.objects.count()) == (0, 0)
 
 
+def test_a_code_wechat_did_not_consume_can_be_retried(fake_wechat: Any) -> None:
+    client = APIClient()
+    first = client.post("/api/v1/auth/wechat-login", {"code": "busy4-user-pat-1"}, format="json")
+    assert first.json()["code"] == "wechat_busy"  # 1 try + 3 retries, all busy
+    again = client.post("/api/v1/auth/wechat-login", {"code": "busy4-user-pat-1"}, format="json")
+    assert again.status_code == 200
+
+
 def test_login_input_is_validated(fake_wechat: Any) -> None:
     client = APIClient()
     for payload in ({}, {"code": ""}, {"code": "x" * 129}, {"code": "user-a-1", "extra": 1}):

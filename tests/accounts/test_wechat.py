@@ -123,3 +123,33 @@ def test_wxa_scene_too_long_is_refused_before_calling(fake_wechat: Any) -> None:
         wechat.get_wxa_code_unlimited("x" * 33)
     assert err.value.code == "wxa_scene_invalid"
     assert fake_wechat.app.count("wxa/getwxacodeunlimit") == 0
+
+
+def test_run_fake_wechat_command_serves_the_same_api(settings: Any, tmp_path: Any) -> None:
+    """`manage.py run_fake_wechat --port P` as a real process; a phone simulator mints codes over HTTP."""
+    import json
+    import os
+    import sys
+    import urllib.request
+
+    from tests import services
+
+    port = services.free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.embedded"}
+    proc = services.spawn(
+        "fake-wechat",
+        [sys.executable, "manage.py", "run_fake_wechat", "--port", str(port)],
+        env=env,
+        log_dir=tmp_path,
+    )
+    try:
+        services.wait_for_port(port, proc=proc.popen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/wx-login?user=sim1", timeout=5) as r:
+            code = json.loads(r.read())["code"]
+        settings.WECHAT_API_BASE_URL = f"http://127.0.0.1:{port}/"
+        settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-fake-appid", "fake-secret"
+        wechat.reset_clients()
+        assert wechat.code_to_session(code).openid == openid_for("wx-fake-appid", "sim1")
+    finally:
+        proc.stop()
+        wechat.reset_clients()
