@@ -27,6 +27,7 @@ def photo(name: str) -> Path:
 
 def bgr(name: str, width: int = 640) -> np.ndarray:
     img = cv2.imread(str(photo(name)), cv2.IMREAD_COLOR)
+    assert img is not None
     h, w = img.shape[:2]
     return cv2.resize(img, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
 

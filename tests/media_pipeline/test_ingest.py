@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def evidence_files() -> set[str]:
-    root = Path(settings.STORAGES["evidence"]["OPTIONS"]["location"])
+    storages_setting: dict[str, Any] = settings.STORAGES
+    root = Path(storages_setting["evidence"]["OPTIONS"]["location"])
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
@@ -205,8 +206,8 @@ def test_audio_levels_are_clamped_stored_compactly_and_idempotent(device: PhoneD
     ],
 )
 def test_invalid_audio_batches_are_refused(
-    device: PhoneDevice, interval_ms: int, levels: list, field: str
-) -> None:  # type: ignore[type-arg]
+    device: PhoneDevice, interval_ms: int, levels: list[Any], field: str
+) -> None:
     with pytest.raises(errors.AudioRejected) as caught:
         services.audio_ingest(device_id=device.pk, seq=1, interval_ms=interval_ms, levels=levels)
     assert caught.value.code == "audio_invalid"
