@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -70,7 +71,7 @@ class PairingTokenCreateApi(APIView):
             "confirm_code": pairing.confirm_code,
             "fallback_code": issued.fallback_code,
             "expires_at": pairing.expires_at,
-            "ttl_seconds": int((pairing.expires_at - pairing.created_at).total_seconds()),
+            "ttl_seconds": int(settings.PAIRING_TOKEN_TTL_SECONDS),
             "qr_png": f"{base}/qr.png",
             "qr_svg": f"{base}/qr.svg",
             "wxacode_png": f"{base}/wxacode.png",

@@ -438,7 +438,9 @@ def proctor_command(*, user: Any, attempt_id: int, kind: str, data: dict[str, An
     selectors.proctor_attempt(user=user, attempt_id=attempt_id)
     actor = f"proctor:{user.pk}"
     if kind == "message":
-        _event_announce(attempt_id=attempt_id, kind="proctor_message", actor=actor, data=data)
+        _event_announce(
+            attempt_id=attempt_id, kind="proctor_message", actor=actor, data={"message": data["text"]}
+        )
         return
     exam_services.attempt_apply_action(
         attempt_id=attempt_id, action=protocol.PROCTOR_ACTIONS[kind], actor=actor, data=data or None
