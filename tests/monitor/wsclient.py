@@ -9,6 +9,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 
 class WS:
@@ -19,7 +20,7 @@ class WS:
         headers = {"Cookie": cookie} if cookie else None
         self.conn: ClientConnection = connect(
             url,
-            origin=origin,  # type: ignore[arg-type]
+            origin=Origin(origin) if origin else None,
             additional_headers=headers,
             open_timeout=10,
             max_size=4 * 1024 * 1024,
