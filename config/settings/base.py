@@ -184,4 +184,10 @@ EXPORT_LINK_TTL_SECONDS = 300
 # Daily retention purge (`celery -A config beat`); dry-run first with `manage.py purge_evidence --dry-run`.
 CELERY_BEAT_SCHEDULE = {
     "evidence-purge-daily": {"task": "evidence.purge", "schedule": 24 * 3600.0},
+    # Exam deadlines (20 s away, 5 min break/reconnect, end time, absence): the safety-net sweep that
+    # fires whatever fell due, including while no worker ran. Each deadline also has a countdown task.
+    "exams-deadline-sweep": {"task": "exams.sweep_deadlines", "schedule": 1.0, "options": {"expires": 5}},
 }
+# Embedded profile: the serving process runs the same sweep in a thread (exams.scheduler).
+# None = on whenever tasks run in-process (TASKS_IN_PROCESS); set True/False to override.
+EXAMS_INPROCESS_SCHEDULER: bool | None = None
