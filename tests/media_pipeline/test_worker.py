@@ -19,7 +19,7 @@ from tests.media_pipeline import images
 pytestmark = [pytest.mark.production_only, pytest.mark.django_db(transaction=True)]
 
 
-def wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -33,7 +33,7 @@ def s3_object(key: str) -> dict[str, object]:
 
     storage = storages["evidence"]
     client = storage.connection.meta.client  # type: ignore[attr-defined]
-    return client.head_object(Bucket=storage.bucket_name, Key=storage._normalize_name(key))  # type: ignore[attr-defined,no-any-return]
+    return client.head_object(Bucket=storage.bucket_name, Key=storage._normalize_name(key))  # type: ignore[attr-defined]
 
 
 def test_a_worker_analyses_a_snapshot_stored_in_s3(celery_worker_process: test_services.Process) -> None:
