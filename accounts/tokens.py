@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -100,11 +100,12 @@ def token_authenticate(raw: str, *, kind: str | None = None) -> AuthToken:
     )
     if token is None or (kind is not None and token.kind != kind):
         raise TokenInvalid()
-    if token.revoked_at is not None:
-        raise TokenRevoked()
     now = timezone.now()
+    # Expiry first: the expiry sweep also sets revoked_at (to close sockets), yet it expired.
     if token.expires_at <= now:
         raise TokenExpired()
+    if token.revoked_at is not None:
+        raise TokenRevoked()
     # Touch at most once a minute: authentication must not write on every request.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -127,3 +128,13 @@ def token_revoke_queryset(tokens: object, *, now: object = None) -> list[int]:
 
 def token_revoke(*, token_id: int) -> None:
     token_revoke_queryset(AuthToken.objects.filter(id=token_id))
+
+
+def tokens_expire_sweep(*, now: datetime | None = None) -> list[int]:
+    """Mark tokens that expired as ended and announce them (tokens_revoked), so WebSockets opened
+    with them close even though no request arrives to notice. Idempotent: each token once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return token_revoke_queryset(
+            AuthToken.objects.filter(expires_at__lte=now, revoked_at__isnull=True), now=now
+        )

@@ -184,6 +184,12 @@ EXPORT_LINK_TTL_SECONDS = 300
 # Daily retention purge (`celery -A config beat`); dry-run first with `manage.py purge_evidence --dry-run`.
 CELERY_BEAT_SCHEDULE = {
     "evidence-purge-daily": {"task": "evidence.purge", "schedule": 24 * 3600.0},
+    # Expired logins: announce them so WebSockets opened with them close (accounts.tasks).
+    "accounts-expire-tokens": {
+        "task": "accounts.expire_tokens",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
     # Exam deadlines (20 s away, 5 min break/reconnect, end time, absence): the safety-net sweep that
     # fires whatever fell due, including while no worker ran. Each deadline also has a countdown task.
     "exams-deadline-sweep": {"task": "exams.sweep_deadlines", "schedule": 1.0, "options": {"expires": 5}},
