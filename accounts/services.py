@@ -27,6 +27,8 @@ from accounts.errors import (
 )
 from accounts.models import AccountAuditEntry, AuthToken, BindingFailure, Candidate, WechatIdentity
 from accounts.tokens import IssuedToken, token_issue, token_revoke_queryset
+from exams import clock
+from exams.services import attempt_apply_action
 
 logger = logging.getLogger(__name__)
 
@@ -263,22 +265,8 @@ def _session_choices(*, candidate: Candidate, now: datetime) -> list[SessionChoi
     ]
 
 
-def _exam_now() -> datetime:
-    """Exam rules read time only from exams.clock (tests move it)."""
-    try:
-        from exams import clock
-    except ImportError:  # pragma: no cover - until the exams area's clock is committed
-        return timezone.now()
-    return clock.now()
-
-
 def _check_in(*, attempt_id: int) -> None:
     """exams enforces the login window (-30/+15 min) and records the check-in event."""
-    try:
-        from exams.services import attempt_apply_action
-    except ImportError:  # pragma: no cover - until the exams area's service is committed
-        logger.warning("exams.services.attempt_apply_action missing: check-in not recorded")
-        return
     attempt_apply_action(attempt_id=attempt_id, action="check_in", actor="candidate")
 
 
@@ -291,7 +279,7 @@ def desktop_login(*, ticket_number: str, id_number: str, session_id: int | None 
     ).first()
     if candidate is None:
         raise LoginFailed()
-    now = _exam_now()
+    now = clock.now()  # exam rules read time only from exams.clock
     choices = _session_choices(candidate=candidate, now=now)
     registered = [c for c in choices if c.registered]
     if session_id is None:

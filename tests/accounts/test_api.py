@@ -323,6 +323,24 @@ def test_desktop_login_outside_the_window_is_refused_by_exams(fake_wechat: Any) 
     assert (attempt.status, AuthToken.objects.count()) == ("registered", 0)
 
 
+def test_desktop_login_window_follows_the_exam_clock(fake_wechat: Any) -> None:
+    """-30 min opens, +15 min closes (exams' rules, read from exams.clock)."""
+    from exams import clock
+
+    c = candidate(1)
+    start = timezone.now() + timedelta(days=1)
+    attempt = register(c, session(starts_at=start))
+    payload = {"ticket_number": ticket(1), "id_number": id_number(1)}
+    with clock.frozen_at(start - timedelta(minutes=31)):
+        assert desktop(payload).json()["code"] == "login_window_not_open"
+    with clock.frozen_at(start + timedelta(minutes=15, seconds=1)):
+        assert desktop(payload).json()["code"] == "login_window_closed"
+    assert (Attempt.objects.get(pk=attempt.pk).status, AuthToken.objects.count()) == ("registered", 0)
+    with clock.frozen_at(start - timedelta(minutes=29)):
+        assert desktop(payload).status_code == 200
+    assert Attempt.objects.get(pk=attempt.pk).status == "checked_in"
+
+
 def test_desktop_login_mismatch_is_one_generic_error(fake_wechat: Any) -> None:
     candidate(1)
     candidate(2)
