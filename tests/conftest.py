@@ -44,6 +44,8 @@ def server_env(transactional_db: Any, tmp_path: Path) -> dict[str, str]:
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
         env["DJANGO_DEBUG"] = "0"
     env["MONITOR_DATA_DIR"] = str(settings.DATA_DIR)
+    # Set for the test process while Playwright runs (see ``chromium``); never for a server under test.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env["WECHAT_API_BASE_URL"] = settings.WECHAT_API_BASE_URL
     return env
 
@@ -66,26 +68,36 @@ def celery_worker_process(server_env: dict[str, str], tmp_path: Path) -> Iterato
     proc.stop()
 
 
+CHROMIUM_EXECUTABLE = "/usr/bin/chromium"
+# Debian's Chromium under Playwright (FACTS.md); tests that launch a browser of their own (e.g. with
+# a fake camera) start from these too.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright (its own browser download is impossible here)."""
     from playwright.sync_api import sync_playwright
 
-    executable = "/usr/bin/chromium"
+    executable = CHROMIUM_EXECUTABLE
     if not os.path.exists(executable):
         pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    # Playwright's sync API keeps an event loop running in the test thread for the rest of the session;
+    # tests' own ORM calls (and the test database teardown) are plain synchronous code, so Django's
+    # async-safety check would refuse them. Child servers never inherit this (see ``server_env``).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=executable,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield browser
         browser.close()

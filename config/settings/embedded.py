@@ -25,8 +25,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # WAL lets the server, the in-process tasks and the demo read while one writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    # WAL lets the server, the in-process tasks and the demo read while one writes. IMMEDIATE: a
+    # transaction takes the write lock when it begins and waits for it (timeout); a deferred one that
+    # read first fails at once with "database is locked" when another connection wrote meanwhile
+    # (SQLITE_BUSY_SNAPSHOT) - what in-process frame analysis hit while frames kept arriving.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from monitor import protocol
 from monitor.phone import errors, services
+from monitor.phone.selectors import browser_pairing
 from monitor.phone.texts import ui_catalogue
 
 SESSION_KEY = "phone_device_id"
@@ -130,13 +131,19 @@ class ClaimApi(_PageApi):
 class StateApi(_PageApi):
     @extend_schema(
         tags=["phone-browser"],
-        summary="The pairing of this browser (after a reload)",
-        responses={200: _PAIRING, 409: _ERROR},
+        summary="The pairing of this browser, if any (the page asks after a reload)",
+        responses={
+            200: OpenApiResponse(
+                _PAIRING, description='The pairing plus "paired": true, or only {"paired": false}.'
+            )
+        },
     )
     def get(self, request: Request) -> Response:
-        from monitor.phone.selectors import browser_pairing
-
-        return Response(browser_pairing(device_id=self.device_id(request)).as_json())
+        try:
+            pairing = browser_pairing(device_id=self.device_id(request))
+        except (errors.BrowserNotPaired, errors.DeviceReplaced):
+            return Response({"paired": False})  # the normal first visit: not an error
+        return Response({"paired": True, **pairing.as_json()})
 
 
 class ConsentApi(_PageApi):

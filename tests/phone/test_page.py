@@ -93,7 +93,8 @@ def test_pairing_with_the_confirm_code_binds_a_browser_device(attempt: Attempt, 
     # A reload finds the pairing again through the session.
     state = page.client.get("/m/api/state")
     assert state.status_code == 200
-    assert state.json()["device_id"] == device.pk
+    assert state.json() == {"paired": True, **data}
+    assert Page().client.get("/m/api/state").json() == {"paired": False}
 
 
 def _wrong(code: str) -> str:

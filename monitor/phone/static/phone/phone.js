@@ -611,7 +611,7 @@
     renderTexts();
     api("GET", config.urls.state).then(function (pairing) {
       // A reload of an already paired page continues; a fresh QR token always pairs again.
-      if (state.token) startIdentity(); else onPaired(pairing);
+      if (state.token || !pairing.paired) startIdentity(); else onPaired(pairing);
     }, function () { startIdentity(); });
   })();
 
