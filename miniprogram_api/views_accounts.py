@@ -74,22 +74,25 @@ class WechatLoginApi(APIView):
     throttle_classes = [PerIpThrottle]
     throttle_scope = "wechat_login"
 
-    class InputSerializer(StrictSerializer):
+    class WechatLoginInputSerializer(StrictSerializer):
         code = serializers.CharField(max_length=128)
 
-    class OutputSerializer(serializers.Serializer):
+    class WechatLoginOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
         me = MeSerializer()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **_errors(400, 429, 502, 503)})
+    @extend_schema(
+        request=WechatLoginInputSerializer,
+        responses={200: WechatLoginOutputSerializer, **_errors(400, 429, 502, 503)},
+    )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.WechatLoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued, _identity = services.wechat_login(code=data.validated_data["code"])
         me = selectors.me_state(token=issued.token)
         body = {"token": issued.raw, "expires_at": issued.token.expires_at, "me": me}
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.WechatLoginOutputSerializer(body).data)
 
 
 class LogoutApi(APIView):
@@ -123,15 +126,15 @@ class BindApi(APIView):
     throttle_classes = [PerIpThrottle, PerSubjectThrottle]
     throttle_scope = "binding"
 
-    class InputSerializer(StrictSerializer):
+    class BindInputSerializer(StrictSerializer):
         ticket_number = serializers.CharField(max_length=32)
         id_number = serializers.CharField(max_length=32)
 
-    @extend_schema(request=InputSerializer, responses={200: MeSerializer, **_errors(400, 401, 409, 429)})
+    @extend_schema(request=BindInputSerializer, responses={200: MeSerializer, **_errors(400, 401, 409, 429)})
     def post(self, request: Request) -> Response:
         token = request.auth
         assert isinstance(token, AuthToken) and token.wechat_identity is not None
-        data = self.InputSerializer(data=request.data)
+        data = self.BindInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.candidate_bind(
             wechat_identity=token.wechat_identity,
@@ -151,22 +154,23 @@ class DesktopLoginApi(APIView):
     throttle_classes = [PerIpThrottle]
     throttle_scope = "desktop_login"
 
-    class InputSerializer(StrictSerializer):
+    class DesktopLoginInputSerializer(StrictSerializer):
         ticket_number = serializers.CharField(max_length=32)
         id_number = serializers.CharField(max_length=32)
         session_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
-    class OutputSerializer(serializers.Serializer):
+    class DesktopLoginOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
         attempt_id = serializers.IntegerField()
         me = MeSerializer()
 
     @extend_schema(
-        request=InputSerializer, responses={200: OutputSerializer, **_errors(400, 401, 403, 409, 429)}
+        request=DesktopLoginInputSerializer,
+        responses={200: DesktopLoginOutputSerializer, **_errors(400, 401, 403, 409, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.DesktopLoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = services.desktop_login(
             ticket_number=data.validated_data["ticket_number"],
@@ -179,4 +183,4 @@ class DesktopLoginApi(APIView):
             "attempt_id": issued.token.attempt_id,
             "me": selectors.me_state(token=issued.token),
         }
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.DesktopLoginOutputSerializer(body).data)
