@@ -186,24 +186,6 @@ COMMAND_TYPES = frozenset(
 )
 
 
-def _exam_data(command: Any) -> dict[str, Any]:
-    """The exams action data for a validated protocol command (exams.action_data field names)."""
-    kind = command.type
-    if kind == "warn":
-        return {"category": command.category, "message": command.message or None}
-    if kind == "deny_break":
-        return {"note": command.message or None}
-    if kind == "force_submit":
-        return {"reason": "proctor_decision", "note": command.reason or None}
-    if kind == "disqualify":
-        return {"reason": "proctor_decision", "note": command.reason}
-    if kind == "message":
-        return {"message": command.text}
-    if kind in ("incident_confirm", "incident_dismiss"):
-        return {"incident_id": command.incident_id, "note": command.note or None}
-    return {}
-
-
 def console_command(*, actor: Any, attempt_id: int, payload: dict[str, Any]) -> str:
     """Validate ``payload`` with the wire protocol's own models, run it, audit it; returns its type."""
     from monitor import protocol
@@ -215,7 +197,8 @@ def console_command(*, actor: Any, attempt_id: int, payload: dict[str, Any]) -> 
         command = protocol.parse("proctor", json.dumps({**payload, "attempt_id": attempt_id}))
     except protocol.ProtocolError as exc:
         raise errors.InvalidCommand(extra={"problem": exc.code, "detail": exc.message}) from None
-    data = {k: v for k, v in _exam_data(command).items() if v is not None}
+    # Exactly what the proctor socket passes on (monitor.consumers.ProctorConsumer.command).
+    data = command.model_dump(exclude={"type", "attempt_id", "request_id"}, exclude_defaults=True)
     attempt = Attempt.objects.filter(pk=attempt_id).only("id", "session_id").first()
     try:
         monitor_services.proctor_command(user=actor, attempt_id=attempt_id, kind=command.type, data=data)

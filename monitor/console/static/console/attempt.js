@@ -6,7 +6,7 @@
   if (!root) return;
   const attemptId = Number(root.dataset.attempt);
   const sessionId = Number(root.dataset.session);
-  const imageUrl = (id) => root.dataset.snapshotUrl.replace(/0$/, String(id));
+  const imageUrl = (id) => root.dataset.snapshotUrl.replace("/0/", "/" + id + "/");
   const commandUrl = root.dataset.commandUrl;
   const L = Console.L;
   const data = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -58,7 +58,7 @@
     const d = e.data || {};
     const parts = [];
     if (d.category) parts.push(L.category[d.category] || d.category);
-    if (d.message) parts.push(d.message);
+    if (d.message) parts.push(Console.kindLabel(d.message));
     if (d.reason && e.kind !== "warn") parts.push(d.reason);
     if (d.note) parts.push(d.note);
     if (d.status && e.source === "incident") parts.push((d.occurrences || 1) + "×");
@@ -254,11 +254,11 @@
       const reason = document.getElementById("end-reason").value.trim();
       if (type === "force_submit") {
         if (!window.confirm(L.ui.confirm_force)) return;
-        await run({ type, reason });
+        await run(reason ? { type, note: reason } : { type });
       } else if (type === "disqualify") {
         if (!reason) { Console.toast(L.ui.reason_required, "error"); document.getElementById("end-reason").focus(); return; }
         if (!window.confirm(L.ui.confirm_disqualify)) return;
-        await run({ type, reason });
+        await run({ type, note: reason });
       } else {
         await run({ type });
       }
