@@ -127,3 +127,16 @@ def test_views_are_audited(world):
         world["s1"].pk,
         True,
     )
+
+
+def test_chinese_by_default_and_english_through_the_language_switcher(world):
+    client = login(world["alice"])
+    grid_url = reverse("console:grid", args=[world["s1"].pk])
+    chinese = client.get(grid_url).content.decode()
+    assert "我的考试场次" in chinese and "告警" in chinese
+    switched = client.post("/i18n/setlang/", {"language": "en", "next": grid_url})
+    assert switched.status_code == 302
+    english = client.get(grid_url).content.decode()
+    assert "My exam sessions" in english
+    assert "Alerts" in english
+    assert "3 candidates" in english
