@@ -9,7 +9,6 @@ not silently exported).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -19,11 +18,10 @@ from typing import IO, Any
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from exams import events as exams_events
 from exams.models import Attempt, AttemptEvent, ExamSession, Incident
 from media_pipeline.evidence import bundle, selectors, signing, storage_io
 from media_pipeline.models import AudioBatch, FrameAnalysis, Snapshot
-
-logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -199,22 +197,11 @@ def _write_attempt_tables(
     return {"incidents": incidents, "event_count": events.count()}
 
 
-def _chain_status(attempt: Attempt) -> str:
-    """Result of the exams area's hash-chain verification, when that function exists."""
-    try:
-        from exams import events as exams_events  # the exams engineer's module
-    except ImportError:
-        return "not_checked"
-    verify = getattr(exams_events, "event_chain_verify", None) or getattr(exams_events, "verify_chain", None)
-    if verify is None:
-        return "not_checked"
-    try:
-        result = verify(attempt_id=attempt.pk)
-    except Exception:  # noqa: BLE001 - the report says it could not check, the export goes on
-        logger.exception("hash chain verification failed for attempt %s", attempt.pk)
-        return "error"
-    ok = getattr(result, "ok", result)
-    return "ok" if ok is True else "broken"
+def _chain_status(attempt: Attempt) -> tuple[str, list[dict[str, Any]]]:
+    """The exams area's hash-chain verification of this attempt's events, recorded in the bundle."""
+    problems = exams_events.verify_chain(attempt)
+    listed = [{"seq": p.seq, "problem": p.problem} for p in problems]
+    return ("ok" if not problems else "broken"), listed
 
 
 def _report_html(attempt: Attempt, incidents: list[Incident], chain: str, generated_at: datetime) -> bytes:
@@ -238,7 +225,7 @@ def _report_html(attempt: Attempt, incidents: list[Incident], chain: str, genera
                 "snapshot_count": Snapshot.objects.filter(attempt=attempt).count(),
                 "chain": chain,
                 "generated_at": generated_at,
-                "outcome": getattr(attempt, "outcome", ""),
+                "outcome": attempt.outcome,
             },
         )
     return html.encode()
@@ -299,13 +286,13 @@ def bundle_write(
     header = [key for key, _label in selectors.RESULT_COLUMNS]
     writer.add_csv("attempts.csv", header, (row.values() for row in rows))
     writer.add_json("attempts.json", [asdict(row) for row in rows])
-    chains: dict[str, str] = {}
+    chains: dict[str, dict[str, Any]] = {}
     for attempt in attempts.iterator(chunk_size=100):
         stats.attempts += 1
         tables = _write_attempt_tables(writer, attempt, stats)
         _write_snapshots(writer, attempt, stats, tick)
-        chain = _chain_status(attempt)
-        chains[str(attempt.pk)] = chain
+        chain, chain_problems = _chain_status(attempt)
+        chains[str(attempt.pk)] = {"status": chain, "problems": chain_problems}
         writer.add_bytes(
             f"{_attempt_dir(attempt)}/report.html",
             _report_html(attempt, tables["incidents"], chain, generated_at),

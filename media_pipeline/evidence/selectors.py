@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from config.errors import NotFoundError
 from exams.models import Attempt, ExamSession, Incident
 from media_pipeline.models import AudioBatch, Snapshot
+from monitor.console.models import ReviewVerdict
 
 # Incidents a purge must not erase the evidence of: undecided, or decided against the candidate
 # (an appeal may follow). Dismissed ones are settled.
@@ -133,6 +134,7 @@ RESULT_COLUMNS: list[tuple[str, str]] = [
     ("incidents_confirmed", "已确认异常"),
     ("incidents_open", "待处理异常"),
     ("review_verdict", "复核结论"),
+    ("review_notes", "复核备注"),
     ("legal_hold", "法律保全"),
 ]
 
@@ -161,9 +163,8 @@ class ResultRow:
     forced_or_disqualified_reason: str
     incidents_confirmed: int
     incidents_open: int
-    # No review model exists in exams or monitor yet: the column is kept, blank, so the
-    # organiser's spreadsheet layout does not change when one lands.
-    review_verdict: str
+    review_verdict: str  # the proctor console's ReviewVerdict, blank when not reviewed
+    review_notes: str
     legal_hold: bool
 
     def values(self) -> list[object]:
@@ -179,7 +180,9 @@ def results_rows(*, session_id: int) -> list[ResultRow]:
         "attempt_id", "status"
     ):
         incident_counts[(attempt_id, status)] = incident_counts.get((attempt_id, status), 0) + 1
+    verdicts = {v.attempt_id: v for v in ReviewVerdict.objects.filter(attempt__session_id=session.pk)}
     for attempt in attempts:
+        verdict = verdicts.get(attempt.pk)
         warnings = {str(k): int(v) for k, v in (attempt.warnings or {}).items()}
         enforced = attempt.status in _ENFORCED_STATUSES or attempt.score_void
         rows.append(
@@ -194,8 +197,7 @@ def results_rows(*, session_id: int) -> list[ResultRow]:
                 session_id=session.pk,
                 attempt_id=attempt.pk,
                 status=attempt.status,
-                # The exams engineer is adding Attempt.outcome; read it when it is there.
-                outcome=str(getattr(attempt, "outcome", "")),
+                outcome=attempt.outcome,
                 status_reason=attempt.status_reason,
                 score_void=attempt.score_void,
                 screen_leaves=attempt.screen_leaves,
@@ -204,7 +206,8 @@ def results_rows(*, session_id: int) -> list[ResultRow]:
                 forced_or_disqualified_reason=attempt.status_reason if enforced else "",
                 incidents_confirmed=incident_counts.get((attempt.pk, Incident.Status.CONFIRMED), 0),
                 incidents_open=incident_counts.get((attempt.pk, Incident.Status.OPEN), 0),
-                review_verdict="",
+                review_verdict=str(verdict.get_verdict_display()) if verdict else "",
+                review_notes=verdict.notes if verdict else "",
                 legal_hold=attempt.legal_hold,
             )
         )

@@ -27,6 +27,7 @@ from accounts import id_numbers
 from accounts.models import AccountAuditEntry, AuthToken, Candidate, User, WechatIdentity
 from accounts.services import audit_record
 from config.errors import NotFoundError
+from exams import clock
 from exams.models import Attempt
 from media_pipeline.evidence import errors, export, selectors, storage_io
 from media_pipeline.evidence.models import AuditAction, ExportJob, MonitoringConsent, PurgeRecord
@@ -358,6 +359,9 @@ def _orphaned_files_delete(*, keys: set[str], counts: DeletionCounts) -> None:
         except OSError:
             logger.warning("could not delete evidence file %s", key)
             continue
+        spooled = storage_io.spool_path(key)  # a copy still waiting for upload, if any
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
         counts.files_deleted += 1
 
 
@@ -395,7 +399,7 @@ def _candidate_sensitive_strip(*, candidate: Candidate, counts: DeletionCounts) 
 def evidence_purge(*, actor: Actor, dry_run: bool = False, now: datetime | None = None) -> PurgeRecord:
     """Delete evidence and sensitive personal data past each session's retention_days, skipping
     attempts under legal hold or disputed. One audit record per run (dry runs too)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     plan = selectors.purge_plan(now=now)
     record = PurgeRecord.objects.create(
         actor=actor.label[:150],
@@ -450,23 +454,25 @@ def evidence_purge(*, actor: Actor, dry_run: bool = False, now: datetime | None 
 # --- Monitoring notice consent ---------------------------------------------------------------------
 
 
-def consent_record(
-    *, attempt_id: int, notice_version: str, accepted_at: datetime | None = None
-) -> MonitoringConsent:
-    """The candidate accepted the monitoring notice (before pairing). Repeats are no-ops; the first
-    acceptance time is what Attempt.monitoring_consent_at keeps."""
+def consent_record(*, attempt_id: int, notice_version: str, actor: str = "candidate") -> MonitoringConsent:
+    """The candidate accepted a version of the monitoring notice (before pairing).
+
+    Attempt.monitoring_consent_at and its hash-chained event are the exams area's: the ``consent``
+    action records them (a no-op on repeats, refused on a closed attempt). This adds which notice
+    version was accepted, once per version. ``actor``: "candidate" (desktop) or "phone"."""
     if not isinstance(notice_version, str) or not _NOTICE_VERSION.match(notice_version):
         raise errors.NoticeVersionInvalid()
-    accepted_at = accepted_at or timezone.now()
-    with transaction.atomic():
-        attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
-        if attempt is None:
-            raise NotFoundError("考试记录不存在 (attempt not found).", code="attempt_not_found")
-        consent, _created = MonitoringConsent.objects.get_or_create(
-            attempt=attempt, notice_version=notice_version, defaults={"accepted_at": accepted_at}
-        )
-        if attempt.monitoring_consent_at is None:
-            Attempt.objects.filter(pk=attempt.pk).update(monitoring_consent_at=consent.accepted_at)
+    from exams.services import attempt_apply_action
+
+    before = Attempt.objects.filter(pk=attempt_id).values_list("monitoring_consent_at", flat=True).first()
+    attempt = attempt_apply_action(attempt_id=attempt_id, action="consent", actor=actor)
+    # The first acceptance shares the attempt's consent time; a later notice version its own.
+    first_now = before is None and attempt.monitoring_consent_at is not None
+    consent, _created = MonitoringConsent.objects.get_or_create(
+        attempt_id=attempt.pk,
+        notice_version=notice_version,
+        defaults={"accepted_at": attempt.monitoring_consent_at if first_now else clock.now()},
+    )
     return consent
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import Storage
 
+from media_pipeline.storage import evidence_storage, spool_path
 
-def evidence_storage() -> Storage:
-    return storages["evidence"]
+__all__ = ["evidence_storage", "is_s3", "open_stream", "spool_path"]
 
 
 def is_s3(storage: Storage) -> bool:
@@ -21,7 +21,11 @@ def is_s3(storage: Storage) -> bool:
 
 
 def open_stream(key: str, storage: Storage | None = None) -> Any:
-    """A readable binary stream (``read(n)``, ``close()``); FileNotFoundError when absent."""
+    """A readable binary stream (``read(n)``, ``close()``); FileNotFoundError when absent.
+    A snapshot not yet uploaded (S3 was down) is read from the media pipeline's local spool."""
+    spooled = spool_path(key)
+    if spooled is not None and spooled.exists():
+        return spooled.open("rb")
     storage = storage or evidence_storage()
     if is_s3(storage):
         from botocore.exceptions import ClientError

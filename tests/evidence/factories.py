@@ -18,7 +18,8 @@ from PIL import Image
 from accounts import id_numbers
 from accounts.models import Candidate
 from accounts.services import candidate_create
-from exams.models import Attempt, AttemptEvent, ExamSession, Incident, Subject
+from exams.events import event_append
+from exams.models import Attempt, ExamSession, Incident, Subject
 from media_pipeline.models import AudioBatch, FrameAnalysis, Snapshot
 from monitor.models import PhoneDevice
 
@@ -74,13 +75,18 @@ class AttemptWithEvidence:
 
 
 def attempt(
-    *, exam_session: ExamSession, snapshots: int = 3, images: list[bytes] | None = None, events: int = 3
+    *,
+    exam_session: ExamSession,
+    snapshots: int = 3,
+    images: list[bytes] | None = None,
+    events: int = 3,
+    status: str = "force_submitted",
 ) -> AttemptWithEvidence:
     cand, number = candidate()
     att = Attempt.objects.create(
         candidate=cand,
         session=exam_session,
-        status="force_submitted",
+        status=status,
         status_reason="screen_leaves_exceeded",
         screen_leaves=3,
         warnings={"headphones": 1, "two_people": 2},
@@ -88,21 +94,14 @@ def attempt(
     )
     device = PhoneDevice.objects.create(attempt=att, kind="miniprogram")
     start = exam_session.starts_at
-    prev = "0" * 64
     for seq in range(1, events + 1):
-        digest = hashlib.sha256(f"{prev}{seq}".encode()).hexdigest()
-        AttemptEvent.objects.create(
+        event_append(
             attempt=att,
-            seq=seq,
             kind=["check_in", "focus_lost", "force_submit"][(seq - 1) % 3],
             actor="system",
             cause="测试",
             data={"n": seq, "text": "=cmd"},
-            created_at=start + timedelta(minutes=seq),
-            prev_hash=prev,
-            hash=digest,
         )
-        prev = digest
     Incident.objects.create(
         attempt=att,
         kind="two_people",

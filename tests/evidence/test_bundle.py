@@ -82,6 +82,7 @@ def test_round_trip_verifies_and_contains_every_part(tmp_path: Path) -> None:
         html = zf.read(f"{base}/report.html").decode()
     assert report.files_checked == len(manifest["files"]) == len(names) - 2
     assert manifest["counts"]["snapshots"] == 4 and manifest["counts"]["attempts"] == 2
+    assert manifest["event_chains"][str(first.attempt.pk)] == {"status": "ok", "problems": []}
     assert manifest["signature"]["key_id"] == signing.key_id(signing.configured_public_key())
     # CSV: UTF-8 with BOM, Chinese intact, formula-looking cells neutralised.
     assert events_csv.startswith("\ufeff".encode())
@@ -91,6 +92,7 @@ def test_round_trip_verifies_and_contains_every_part(tmp_path: Path) -> None:
     assert len(rows) == 4
     # The report is in Chinese, shows the masked ID number and never the clear one.
     assert "考试监控报告" in html and first.attempt.candidate.id_number_masked in html
+    assert "校验通过" in html
     assert first.id_number not in html
     assert first.id_number not in zipfile.ZipFile(path).read("attempts.csv").decode("utf-8-sig")
     audit = AccountAuditEntry.objects.filter(action="evidence.export_requested").get()
@@ -185,15 +187,17 @@ def test_verify_export_command_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert f"missing: {target}" in result.stdout
     public_hex = signing.public_key_bytes(signing.configured_public_key()).hex()
-    result = subprocess.run(
-        [*env_cmd[:-1], str(path), "--public-key", public_hex, "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)["ok"] is True
+    out = io.StringIO()
+    call_command("verify_export", str(path), "--public-key", public_hex, "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {
+        "ok": True,
+        "signature_ok": True,
+        "files_checked": len(zipfile.ZipFile(path).namelist()) - 2,
+        "problems": [],
+    }
+    with pytest.raises(SystemExit) as failed:
+        call_command("verify_export", str(bad), "--json", stdout=io.StringIO())
+    assert failed.value.code == 1
 
 
 def test_local_download_link_is_signed_expiring_and_audited(tmp_path: Path, settings: object) -> None:

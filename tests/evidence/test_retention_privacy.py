@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
 from accounts.models import AccountAuditEntry, AuthToken, Candidate, WechatIdentity
+from config.errors import ApplicationError
 from exams.models import Attempt, AttemptEvent, Incident
 from media_pipeline.evidence import errors, selectors
 from media_pipeline.evidence.models import ExportJob, MonitoringConsent, PurgeRecord
@@ -29,6 +30,7 @@ from media_pipeline.evidence.services import (
     results_report_write,
 )
 from media_pipeline.models import AudioBatch, FrameAnalysis, Snapshot
+from monitor.console.models import ReviewVerdict
 from tests.evidence import factories
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +145,9 @@ def test_results_report_csv_and_xlsx(tmp_path: Path) -> None:
         first_seen_at=exam.starts_at,
         last_seen_at=exam.starts_at,
     )
+    ReviewVerdict.objects.create(
+        attempt=item.attempt, verdict="suspicious", notes="多次看向左侧", at=exam.ends_at
+    )
     labels = [label for _key, label in selectors.RESULT_COLUMNS]
     out = io.BytesIO()
     assert results_report_write(session_id=exam.pk, fmt="csv", out=out, actor=Actor.command("test")) == 1
@@ -160,7 +165,8 @@ def test_results_report_csv_and_xlsx(tmp_path: Path) -> None:
     assert (row["状态"], row["状态原因"]) == ("force_submitted", "screen_leaves_exceeded")
     assert row["强制交卷/取消资格原因"] == "screen_leaves_exceeded"
     assert (row["离屏次数"], row["警告总数"], row["分类警告"]) == ("3", "3", "headphones=1; two_people=2")
-    assert (row["已确认异常"], row["待处理异常"], row["复核结论"]) == ("1", "0", "")
+    assert (row["已确认异常"], row["待处理异常"]) == ("1", "0")
+    assert (row["复核结论"], row["复核备注"]) == ("可疑", "多次看向左侧")
 
     xlsx = tmp_path / "r.xlsx"
     call_command(
@@ -194,22 +200,34 @@ def test_results_report_refuses_unknown_session_and_format() -> None:
 
 
 def test_consent_is_recorded_once_per_notice_version() -> None:
-    item = factories.attempt(exam_session=factories.session(), snapshots=0)
+    item = factories.attempt(exam_session=factories.session(), snapshots=0, status="registered")
     first = consent_record(attempt_id=item.attempt.pk, notice_version="2026.1")
     again = consent_record(attempt_id=item.attempt.pk, notice_version="2026.1")
     assert first.pk == again.pk
     item.attempt.refresh_from_db()
-    assert item.attempt.monitoring_consent_at == first.accepted_at
-    consent_record(attempt_id=item.attempt.pk, notice_version="2026.2")
+    consented_at = item.attempt.monitoring_consent_at
+    assert consented_at is not None and consented_at == first.accepted_at
+    # The exams area recorded one hash-chained consent event, not one per call.
+    assert AttemptEvent.objects.filter(attempt=item.attempt, kind="consent").count() == 1
+    consent_record(attempt_id=item.attempt.pk, notice_version="2026.2", actor="phone")
     assert list(MonitoringConsent.objects.order_by("pk").values_list("notice_version", flat=True)) == [
         "2026.1",
         "2026.2",
     ]
     item.attempt.refresh_from_db()
-    assert item.attempt.monitoring_consent_at == first.accepted_at
+    assert item.attempt.monitoring_consent_at == consented_at
     with pytest.raises(errors.NoticeVersionInvalid):
         consent_record(attempt_id=item.attempt.pk, notice_version="<script>")
     assert MonitoringConsent.objects.count() == 2
+
+
+def test_consent_on_a_finished_attempt_is_refused_and_writes_nothing() -> None:
+    item = factories.attempt(exam_session=factories.session(), snapshots=0, status="submitted")
+    with pytest.raises(ApplicationError) as refused:
+        consent_record(attempt_id=item.attempt.pk, notice_version="2026.1")
+    assert refused.value.code in ("attempt_closed", "illegal_action")
+    assert MonitoringConsent.objects.count() == 0
+    assert Attempt.objects.get(pk=item.attempt.pk).monitoring_consent_at is None
 
 
 def test_candidate_data_export_contains_their_data_and_is_audited(tmp_path: Path) -> None:
