@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from .audio import AudioThresholds
-from .checks import Thresholds
+from .checks import PersonDetector, Thresholds, detector_create
 
 DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_MAX_BYTES": 1_048_576,
@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_SPOOL_DIR": "",  # production: written here first (fsync), uploaded to S3 from here
     "SNAPSHOT_UPLOAD_RETRY_SECONDS": 10,
     "S3_SERVER_SIDE_ENCRYPTION": None,  # e.g. "AES256" or "aws:kms"; empty = none requested
+    "MEDIA_DETECTOR": "auto",  # auto (YuNet when yuface is installed, else Haar), yunet, haar
     "MEDIA_CHECK_THRESHOLDS": {},  # overrides of media_pipeline.checks.Thresholds fields
     "MEDIA_AUDIO_THRESHOLDS": {},  # overrides of media_pipeline.audio.AudioThresholds fields
     "MEDIA_PREVIOUS_FRAMES": 3,  # frames of the same device the frozen check compares against
@@ -55,3 +56,14 @@ def thresholds() -> Thresholds:
 
 def audio_thresholds() -> AudioThresholds:
     return AudioThresholds.from_mapping(dict(get("MEDIA_AUDIO_THRESHOLDS")))
+
+
+_DETECTORS: dict[str, PersonDetector] = {}
+
+
+def detector() -> PersonDetector:
+    """The configured detector, built once per process (models load on first use)."""
+    name = str(get("MEDIA_DETECTOR"))
+    if name not in _DETECTORS:
+        _DETECTORS[name] = detector_create(name)
+    return _DETECTORS[name]

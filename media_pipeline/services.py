@@ -143,6 +143,7 @@ def snapshot_analyse(*, snapshot_id: int) -> FrameAnalysis | None:
             report = analyse_frame(
                 data,
                 thresholds=conf.thresholds(),
+                detector=conf.detector(),
                 previous=_previous_signatures(snapshot, int(conf.get("MEDIA_PREVIOUS_FRAMES"))),
                 reference=_reference_signature(snapshot.attempt_id),
             )

@@ -1,7 +1,7 @@
 """Pure image checks (numpy, OpenCV, Pillow only; no Django): bytes or an image + thresholds +
 an injected detector in, a frozen report out."""
 
-from .detectors import Box, Detection, HaarPersonDetector, PersonDetector
+from .detectors import Box, Detection, HaarPersonDetector, PersonDetector, YuNetDetector, detector_create
 from .report import ANALYZER_VERSION, CheckResult, FrameReport, Thresholds, analyse_frame, default_detector
 from .temporal import Signature
 
@@ -15,6 +15,8 @@ __all__ = [
     "PersonDetector",
     "Signature",
     "Thresholds",
+    "YuNetDetector",
     "analyse_frame",
     "default_detector",
+    "detector_create",
 ]

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from . import quality, temporal
-from .detectors import Detection, HaarPersonDetector, PersonDetector
+from .detectors import Detection, PersonDetector, detector_create
 from .image import Image, decode, downscale, to_gray
 from .messages import ALL_GOOD, GUIDANCE, REASONS
 
-ANALYZER_VERSION = "2026.11-haar-1"
+ANALYZER_VERSION = "2026.11-2"
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ _DEFAULT_DETECTOR: PersonDetector | None = None
 def default_detector() -> PersonDetector:
     global _DEFAULT_DETECTOR
     if _DEFAULT_DETECTOR is None:
-        _DEFAULT_DETECTOR = HaarPersonDetector()
+        _DEFAULT_DETECTOR = detector_create("auto")
     return _DEFAULT_DETECTOR
 
 
@@ -172,7 +172,7 @@ def analyse_frame(
     checks: dict[str, CheckResult] = {}
 
     # --- people -----------------------------------------------------------------------------
-    detections = tuple(det.detect(gray))
+    detections = tuple(det.detect(gray, img))
     count = len(detections)
     checks["person_count"] = _check(
         "person_count",

@@ -17,6 +17,7 @@ from media_pipeline.evaluation.build import matplotlib_data, skimage_data
 def photo(name: str) -> Path:
     paths = {
         "astronaut": skimage_data() / "astronaut.png",
+        "camera": skimage_data() / "camera.png",
         "grace_hopper": matplotlib_data() / "grace_hopper.jpg",
         "coffee": skimage_data() / "coffee.png",
         "rocket": skimage_data() / "rocket.jpg",

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from media_pipeline.audio import AudioThresholds, analyse_levels, clamp_levels, decode_levels, encode_levels
-from media_pipeline.checks import Box, Detection, Thresholds, analyse_frame
+from media_pipeline.checks import (
+    Box,
+    Detection,
+    HaarPersonDetector,
+    Thresholds,
+    YuNetDetector,
+    analyse_frame,
+    default_detector,
+    detector_create,
+)
 from media_pipeline.checks.image import UndecodableImage
 from media_pipeline.evaluation.build import scale_luma
 from media_pipeline.flags import frame_flags
@@ -118,7 +127,7 @@ def test_the_detector_is_injected() -> None:
     class TwoHeads:
         name = "fake"
 
-        def detect(self, gray: np.ndarray) -> list[Detection]:
+        def detect(self, gray: np.ndarray, bgr: np.ndarray) -> list[Detection]:
             return [
                 Detection(Box(10, 100, 50, 50), "fake", 1.0),
                 Detection(Box(300, 100, 50, 50), "fake", 1.0),
@@ -127,6 +136,41 @@ def test_the_detector_is_injected() -> None:
     report = analyse_frame(images.photo_jpeg("coffee"), detector=TwoHeads())
     assert report.person_count == 2
     assert report.detector == "fake"
+
+
+def test_the_default_detector_is_yunet_where_its_wheel_exists_and_haar_is_the_fallback() -> None:
+    assert default_detector().name == "yunet"  # yuface is pinned for Python 3.11, this venv's version
+    assert isinstance(detector_create("haar"), HaarPersonDetector)
+    with pytest.raises(ValueError, match="unknown detector"):
+        detector_create("mtcnn")
+
+
+def test_the_haar_fallback_still_frames_a_portrait() -> None:
+    report = analyse_frame(images.photo_jpeg("grace_hopper"), detector=HaarPersonDetector())
+    assert report.detector == "haar-frontal-profile"
+    assert report.person_count == 1
+    assert report.flag("head_top_visible") is True and report.flag("chest_visible") is True
+
+
+def test_yunet_sees_a_face_half_hidden_behind_a_camera() -> None:
+    # scikit-image's camera.png: the photographer's eye is at the viewfinder. Haar finds nobody.
+    data = images.photo_jpeg("camera")
+    assert analyse_frame(data, detector=HaarPersonDetector()).person_count == 0
+    report = analyse_frame(data, detector=YuNetDetector())
+    assert report.person_count == 1
+    assert report.flag("head_top_visible") is True
+
+
+def test_a_face_cut_by_the_top_edge_is_clipped_and_reads_as_head_cut() -> None:
+    # From mid-forehead down (hair starts at row 20, chin at 300): YuNet's box reaches above the
+    # picture; the part inside is kept, so the box starts at the top edge.
+    img = images.bgr("grace_hopper", 512)[20 + 130 :]
+    report = analyse_frame(images.jpeg(img), detector=YuNetDetector())
+    assert report.person_count == 1
+    (det,) = report.detections
+    assert det.box.y == 0 and det.box.x >= 0
+    assert report.checks["head_top_visible"].score == 0.0
+    assert report.flag("head_top_visible") is False
 
 
 def test_thresholds_come_from_settings_shaped_mappings() -> None:

@@ -26,11 +26,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         thresholds = conf.thresholds()
+        detector = conf.detector()
         results: dict[str, Any] = {}
         for raw in options["images"]:
             path = Path(raw)
             try:
-                report = analyse_frame(path.read_bytes(), thresholds=thresholds)
+                report = analyse_frame(path.read_bytes(), thresholds=thresholds, detector=detector)
             except OSError as exc:
                 results[path.name] = {"error": "unreadable", "detail": exc.strerror or type(exc).__name__}
                 continue
