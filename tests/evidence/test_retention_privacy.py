@@ -45,6 +45,7 @@ def _with_photo(candidate: Candidate) -> str:
     return str(candidate.photo.name)
 
 
+@pytest.mark.integration
 def test_purge_deletes_past_retention_and_keeps_held_and_disputed() -> None:
     old = factories.session(ends_days_ago=40, retention_days=30)
     recent = factories.session(ends_days_ago=10, retention_days=30)
@@ -247,6 +248,7 @@ def test_candidate_data_export_contains_their_data_and_is_audited(tmp_path: Path
     )
 
 
+@pytest.mark.integration
 def test_candidate_data_delete_erases_personal_data_keeps_outcome() -> None:
     exam = factories.session()
     item = factories.attempt(exam_session=exam, snapshots=2)
