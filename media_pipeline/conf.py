@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_SPOOL_DIR": "",  # production: written here first (fsync), uploaded to S3 from here
     "SNAPSHOT_UPLOAD_RETRY_SECONDS": 10,
     "S3_SERVER_SIDE_ENCRYPTION": None,  # e.g. "AES256" or "aws:kms"; empty = none requested
+    "SNAPSHOT_IMAGE_REDIRECT": True,  # S3: proctors get a presigned URL instead of a proxied body
+    "SNAPSHOT_IMAGE_URL_TTL_S": 60,  # lifetime of that URL
+    "SNAPSHOT_THUMBNAIL_WIDTH": 320,
+    "SNAPSHOT_THUMBNAIL_AUDIT_WINDOW_S": 600,  # one audit entry per proctor and attempt per window
     "MEDIA_DETECTOR": "auto",  # auto (YuNet when yuface is installed, else Haar), yunet, haar
     "MEDIA_CHECK_THRESHOLDS": {},  # overrides of media_pipeline.checks.Thresholds fields
     "MEDIA_AUDIO_THRESHOLDS": {},  # overrides of media_pipeline.audio.AudioThresholds fields

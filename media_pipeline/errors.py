@@ -59,3 +59,9 @@ class DeviceRevoked(ApplicationError):
 class SnapshotNotFound(NotFoundError):
     code = "snapshot_not_found"
     default_message = "截图不存在 (snapshot not found)."
+
+
+class SnapshotNotAnalysed(ApplicationError):
+    code = "snapshot_not_analysed"
+    http_status = status.HTTP_409_CONFLICT
+    default_message = "截图尚未分析完成 (snapshot not analysed yet)."

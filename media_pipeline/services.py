@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import PermissionError_
 from config.taskqueue import enqueue_on_commit
 
 from . import audio, conf, errors, flags, imaging, storage
@@ -223,21 +222,63 @@ def _reference_set(*, snapshot: Snapshot, user: object | None) -> ReferenceFrame
     return ref
 
 
-def reference_frame_approve(*, snapshot_id: int, user: object) -> ReferenceFrame:
-    """A proctor approves this (analysed) frame as the attempt's reference (replaces an earlier one)."""
-    from accounts.roles import can_see_attempt
+def reference_frame_approve(*, snapshot_id: int, user: Any) -> ReferenceFrame:
+    """A proctor approves this (analysed) frame as the attempt's reference (replaces an earlier one).
 
-    snapshot = Snapshot.objects.select_related("attempt").filter(pk=snapshot_id).first()
-    if snapshot is None:
-        raise errors.SnapshotNotFound()
-    if not can_see_attempt(user, snapshot.attempt):
-        raise PermissionError_()
+    Audited. A snapshot of an attempt the user cannot see answers like a missing one."""
+    from accounts.services import audit_record
+
+    from .selectors import snapshot_visible_get
+
+    snapshot = snapshot_visible_get(snapshot_id=snapshot_id, user=user)
     if snapshot.analysis_status != Snapshot.Analysis.DONE:
-        raise errors.ImageRejected(
-            "截图尚未分析完成 (snapshot not analysed yet).", code="snapshot_not_analysed"
-        )
+        raise errors.SnapshotNotAnalysed(extra={"snapshot_id": snapshot_id})
     with transaction.atomic():
-        return _reference_set(snapshot=snapshot, user=user)
+        previous = ReferenceFrame.objects.filter(attempt_id=snapshot.attempt_id).values_list(
+            "snapshot_id", flat=True
+        )
+        replaced = previous.first()
+        ref = _reference_set(snapshot=snapshot, user=user)
+        audit_record(
+            actor=_actor_label(user),
+            actor_user=user,
+            action="reference_frame_approve",
+            target=f"snapshot:{snapshot.pk}",
+            details={"attempt_id": snapshot.attempt_id, "replaced_snapshot_id": replaced},
+        )
+    return ref
+
+
+def _actor_label(user: Any) -> str:
+    return f"user:{user.pk}:{user.get_username()}" if getattr(user, "pk", None) else "system"
+
+
+def snapshot_access_audit(*, snapshot: Snapshot, user: Any, variant: str, redirected: bool = False) -> bool:
+    """Record that ``user`` viewed a snapshot. Full images: every view. Thumbnails refresh in the
+    proctor grid every few seconds, so one entry per proctor and attempt per
+    ``SNAPSHOT_THUMBNAIL_AUDIT_WINDOW_S`` says who watched whom without flooding the trail.
+    Returns whether an entry was written."""
+    from accounts.models import AccountAuditEntry
+    from accounts.services import audit_record
+
+    action = "snapshot_view" if variant == "image" else "snapshot_thumbnail_view"
+    if variant != "image":
+        since = timezone.now() - timedelta(seconds=int(conf.get("SNAPSHOT_THUMBNAIL_AUDIT_WINDOW_S")))
+        if AccountAuditEntry.objects.filter(
+            actor_user_id=user.pk,
+            action=action,
+            details__attempt_id=snapshot.attempt_id,
+            at__gte=since,
+        ).exists():
+            return False
+    audit_record(
+        actor=_actor_label(user),
+        actor_user=user,
+        action=action,
+        target=f"snapshot:{snapshot.pk}",
+        details={"attempt_id": snapshot.attempt_id, "redirected": redirected},
+    )
+    return True
 
 
 def audio_ingest(

@@ -123,3 +123,23 @@ def read(key: str) -> bytes:
         return spooled.read_bytes()
     with evidence_storage().open(key, "rb") as fh:
         return bytes(fh.read())
+
+
+def presigned_url(key: str, *, ttl_s: int) -> str | None:
+    """A short-lived GET URL for an object in S3, or None when evidence storage is not S3 (local
+    files) or the object is only in the spool. Never log the URL: it is a bearer credential."""
+    spooled = spool_path(key)
+    if spooled is not None and spooled.exists():
+        return None
+    store = evidence_storage()
+    connection = getattr(store, "connection", None)
+    if connection is None or isinstance(store, FileSystemStorage):
+        return None
+    client = connection.meta.client
+    name = store._normalize_name(key)  # type: ignore[attr-defined]  # S3Storage: prefixes "location"
+    url: str = client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": store.bucket_name, "Key": name},  # type: ignore[attr-defined]
+        ExpiresIn=ttl_s,
+    )
+    return url
