@@ -54,13 +54,13 @@ class ExportJobOutput(serializers.ModelSerializer):
 class ExportCreateApi(APIView):
     permission_classes = [HasExportPermission]
 
-    class InputSerializer(serializers.Serializer):
+    class ExportCreateInputSerializer(serializers.Serializer):
         session_id = serializers.IntegerField(required=False, min_value=1)
         attempt_id = serializers.IntegerField(required=False, min_value=1)
 
-    @extend_schema(request=InputSerializer, responses={202: ExportJobOutput}, tags=["evidence"])
+    @extend_schema(request=ExportCreateInputSerializer, responses={202: ExportJobOutput}, tags=["evidence"])
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.ExportCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.export_job_create(
             actor=services.Actor.of_user(request.user),
