@@ -196,7 +196,7 @@ class CandidatePrivacyAdmin(ReadOnlyAdmin):
     actions = ["export_data", "delete_data"]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("evidence.change_monitoringconsent"))
+        return bool(request.user.has_perm("evidence.handle_data_request"))
 
     @admin.action(description=_("导出个人数据（给考生本人）"))
     def export_data(self, request: HttpRequest, queryset: QuerySet[CandidatePrivacy]) -> HttpResponse | None:

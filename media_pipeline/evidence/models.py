@@ -137,5 +137,6 @@ class AttemptEvidence(Attempt):
 class CandidatePrivacy(Candidate):
     class Meta:
         proxy = True
+        permissions = [("handle_data_request", "Can export or delete a candidate's personal data on request")]
         verbose_name = _("考生个人数据请求")
         verbose_name_plural = _("考生个人数据请求")

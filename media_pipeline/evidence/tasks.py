@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from media_pipeline.storage import TRANSIENT_STORAGE_ERRORS
 
-@shared_task(name="evidence.export_build", acks_late=True)
+
+@shared_task(
+    name="evidence.export_build",
+    acks_late=True,
+    # Storage or broker hiccups: the job is marked failed, then rebuilt from scratch on retry.
+    autoretry_for=TRANSIENT_STORAGE_ERRORS,
+    max_retries=3,
+    retry_backoff=10,
+)
 def export_build(job_id: int) -> None:
     from media_pipeline.evidence.services import export_job_build
 

@@ -303,3 +303,34 @@ def test_export_through_the_evidence_storage_and_a_short_lived_link(
     report = bundle.verify_bundle(io.BytesIO(data), signing.configured_public_key())
     assert report.ok, [str(p) for p in report.problems]
     assert report.manifest["counts"]["snapshots"] == 3
+
+
+def test_storage_outage_marks_the_job_failed_and_a_rerun_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: evidence storage refuses the upload (S3 down). The job says so; nothing is
+    stored; the retry (the task's autoretry runs the same service) builds it completely."""
+    from media_pipeline.evidence import services as evidence_services
+
+    exam = factories.session()
+    factories.attempt(exam_session=exam, snapshots=2)
+    job = export_job_create(actor=Actor.command("test"), session_id=exam.pk, enqueue=False)
+    storage = storages["evidence"]
+
+    def refuse(name: str, content: object, max_length: int | None = None) -> str:
+        raise ConnectionError("evidence storage unreachable")
+
+    monkeypatch.setattr(storage, "save", refuse)
+    with pytest.raises(ConnectionError):
+        evidence_services.export_job_build(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.file_key, job.size_bytes) == ("failed", "", None)
+    assert job.error == "ConnectionError: evidence storage unreachable"
+    monkeypatch.undo()
+    done = evidence_services.export_job_build(job_id=job.pk)
+    assert (done.status, done.progress, done.error) == ("done", 100, "")
+    with storages["evidence"].open(done.file_key, "rb") as handle:
+        assert bundle.verify_bundle(handle, signing.configured_public_key()).ok
+    # A third run is a no-op: same file, same hash.
+    again = evidence_services.export_job_build(job_id=job.pk)
+    assert (again.file_key, again.sha256, again.finished_at) == (done.file_key, done.sha256, done.finished_at)
