@@ -27,6 +27,12 @@ from monitor import selectors, services
 
 logger = logging.getLogger(__name__)
 
+def db(fn: Any) -> Any:
+    """ORM work off the event loop on the thread pool. Channels' default (thread_sensitive) funnels
+    every socket's queries through ONE thread: with 100 sockets the acks queued behind each other."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
 HELLO_TIMEOUT_SECONDS = 10.0
 MAX_PROTOCOL_ERRORS = 20  # invalid messages tolerated per connection before closing
 MAX_RATE_DROPS = 50  # messages dropped by the rate limit before closing
@@ -56,7 +62,7 @@ async def _sweep_forever(interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await database_sync_to_async(services.devices_sweep_lost)()
+            await db(services.devices_sweep_lost)()
         except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
             logger.exception("liveness sweep failed")
 
@@ -223,7 +229,7 @@ class PhoneConsumer(BaseConsumer):
     role = "phone"
 
     async def authenticate(self) -> None:
-        ticket = await database_sync_to_async(services.ws_ticket_consume)(
+        ticket = await db(services.ws_ticket_consume)(
             raw=self.query_ticket(), role="phone"
         )
         assert ticket.device_id is not None and ticket.attempt_id is not None
@@ -242,7 +248,7 @@ class PhoneConsumer(BaseConsumer):
             await self.join(p.group_token(ticket.auth_token_id))
 
     async def on_hello(self, message: p.PhoneHello) -> None:
-        session = await database_sync_to_async(services.device_connected)(device_id=self.device_id)
+        session = await db(services.device_connected)(device_id=self.device_id)
         self.last_db_touch = time.monotonic()
         timeout = float(settings.HEARTBEAT_TIMEOUT_SECONDS)
         await self.send_json(
@@ -264,7 +270,7 @@ class PhoneConsumer(BaseConsumer):
             await self.touch()
             await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
         elif isinstance(message, p.PhoneAudio):
-            await database_sync_to_async(_audio_ingest)(self.device_id, message)
+            await db(_audio_ingest)(self.device_id, message)
             await self.touch()
             await self.send_json(p.audio_ack(seq=message.seq))
         elif isinstance(message, p.CommandAck):
@@ -279,7 +285,7 @@ class PhoneConsumer(BaseConsumer):
             return
         frame = p.parse_snapshot_frame(data, max_image_bytes=int(settings.SNAPSHOT_MAX_BYTES))
         try:
-            snapshot_id, duplicate = await database_sync_to_async(_snapshot_ingest)(self.device_id, frame)
+            snapshot_id, duplicate = await db(_snapshot_ingest)(self.device_id, frame)
         except ApplicationError as exc:
             # Rejected for good (not an image, too many pixels, ...): the phone drops this seq.
             await self.send_json(p.error(exc.code, exc.message, seq=frame.seq))
@@ -293,11 +299,11 @@ class PhoneConsumer(BaseConsumer):
         now = time.monotonic()
         if now - self.last_db_touch >= float(settings.HEARTBEAT_TIMEOUT_SECONDS) / 4:
             self.last_db_touch = now
-            await database_sync_to_async(services.device_seen)(device_id=self.device_id)
+            await db(services.device_seen)(device_id=self.device_id)
 
     async def on_silent(self) -> None:
         if self.hello_done:
-            await database_sync_to_async(services.device_mark_lost)(
+            await db(services.device_mark_lost)(
                 device_id=self.device_id, reason="heartbeat_timeout"
             )
 
@@ -305,7 +311,7 @@ class PhoneConsumer(BaseConsumer):
         # A dropped socket is not yet a lost phone: the sweep marks it lost once it stays silent for
         # the heartbeat timeout, counted from now (a Wi-Fi hand-over reconnects well within it).
         if getattr(self, "device_id", None) and self.hello_done and code != p.CloseCode.HEARTBEAT_TIMEOUT:
-            await database_sync_to_async(services.device_seen)(device_id=self.device_id)
+            await db(services.device_seen)(device_id=self.device_id)
 
 
 def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]:
@@ -340,7 +346,7 @@ class DesktopConsumer(BaseConsumer):
     role = "desktop"
 
     async def authenticate(self) -> None:
-        ticket = await database_sync_to_async(services.ws_ticket_consume)(
+        ticket = await db(services.ws_ticket_consume)(
             raw=self.query_ticket(), role="desktop"
         )
         assert ticket.attempt_id is not None
@@ -356,7 +362,7 @@ class DesktopConsumer(BaseConsumer):
         ensure_sweeper()
 
     async def on_hello(self, message: p.DesktopHello) -> None:
-        phone, state = await database_sync_to_async(_desktop_state)(self.attempt_id)
+        phone, state = await db(_desktop_state)(self.attempt_id)
         await self.send_json(
             p.hello_ok(role="desktop", attempt_id=self.attempt_id, server_time=timezone.now())
         )
@@ -367,7 +373,7 @@ class DesktopConsumer(BaseConsumer):
         await self.send_json(p.status(state=state))
 
     async def on_message(self, message: Any) -> None:
-        call = database_sync_to_async(services.desktop_action)
+        call = db(services.desktop_action)
         if isinstance(message, p.DesktopHeartbeat):
             await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
         elif isinstance(message, p.Focus):
@@ -381,7 +387,7 @@ class DesktopConsumer(BaseConsumer):
             data = {"warning_id": message.warning_id} if message.warning_id else None
             await call(attempt_id=self.attempt_id, action="warning_ack", data=data)
         elif isinstance(message, p.MonitoringShown):
-            await database_sync_to_async(services.desktop_indicator)(
+            await db(services.desktop_indicator)(
                 attempt_id=self.attempt_id, shown=message.shown
             )
         elif isinstance(message, p.DesktopHello):
@@ -400,7 +406,7 @@ class ProctorConsumer(BaseConsumer):
     async def authenticate(self) -> None:
         raw = self.query_ticket()
         if raw:
-            ticket = await database_sync_to_async(services.ws_ticket_consume)(raw=raw, role="proctor")
+            ticket = await db(services.ws_ticket_consume)(raw=raw, role="proctor")
             self.user = ticket.user
         else:
             user = self.scope.get("user")
@@ -409,7 +415,7 @@ class ProctorConsumer(BaseConsumer):
                     code="not_authenticated", http_status=401, message="log in or use a ticket"
                 )
             self.user = user
-        allowed = await database_sync_to_async(_is_proctor)(self.user)
+        allowed = await db(_is_proctor)(self.user)
         if not allowed:
             raise ApplicationError(code="forbidden", http_status=403, message="proctor role required")
         self.subscribed: set[int] = set()
@@ -424,14 +430,14 @@ class ProctorConsumer(BaseConsumer):
             # Join first, then read: a change in between arrives as a delta rather than being missed.
             group = p.group_session_proctors(message.session_id)
             try:
-                await database_sync_to_async(_check_session)(self.user, message.session_id)
+                await db(_check_session)(self.user, message.session_id)
             except ApplicationError as exc:
                 await self.send_json(p.error(p.ErrorCode.FORBIDDEN, exc.message))
                 return
             if message.session_id not in self.subscribed:
                 await self.join(group)
                 self.subscribed.add(message.session_id)
-            info, attempts = await database_sync_to_async(selectors.session_live_state)(
+            info, attempts = await db(selectors.session_live_state)(
                 user=self.user, session_id=message.session_id
             )
             await self.send_json(p.session_state(session=info, attempts=attempts))
@@ -449,7 +455,7 @@ class ProctorConsumer(BaseConsumer):
     async def command(self, message: Any) -> None:
         data = message.model_dump(exclude={"type", "attempt_id", "request_id"}, exclude_defaults=True)
         try:
-            await database_sync_to_async(services.proctor_command)(
+            await db(services.proctor_command)(
                 user=self.user, attempt_id=message.attempt_id, kind=message.type, data=data
             )
         except ApplicationError as exc:

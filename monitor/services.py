@@ -126,11 +126,13 @@ def pairing_claim(
     confirm_code: str | None = None,
     kind: str = PhoneDevice.Kind.MINIPROGRAM,
     user_agent: str = "",
+    candidate_id: int | None = None,
 ) -> ClaimResult:
     """Bind a phone to the attempt behind a pairing token (QR) or fallback code (typed).
 
     Mini-program: the WeChat identity must be bound to the attempt's candidate. Browser: the confirm
-    code shown on the desktop must match (the phone has no identity of its own). A new phone
+    code shown on the desktop must match (the phone has no identity of its own), or ``candidate_id``
+    (the caller verified ticket + ID number: monitor.phone) must be the attempt's candidate. A new phone
     revokes the previous one ("replaced"); its socket closes with CloseCode.DEVICE_REPLACED.
     """
     now = timezone.now()
@@ -153,6 +155,9 @@ def pairing_claim(
             raise errors.NotBound()
         if wechat_identity.candidate_id != attempt.candidate_id:
             raise errors.PairingWrongCandidate()
+    elif candidate_id is not None:
+        if candidate_id != attempt.candidate_id:
+            raise errors.PairingWrongCandidate()
     elif not confirm_code or not hmac.compare_digest(confirm_code.strip(), pairing.confirm_code):
         raise errors.ConfirmCodeMismatch()
 
@@ -165,9 +170,11 @@ def pairing_claim(
         user_agent=user_agent[:256],
         last_seen_at=None,
     )
-    pairing.claimed_at = now
-    pairing.device = device
-    pairing.save(update_fields=["claimed_at", "device"])
+    # Conditional: SQLite ignores FOR UPDATE, so two phones racing for one token are decided here.
+    if not PairingToken.objects.filter(pk=pairing.pk, claimed_at__isnull=True).update(
+        claimed_at=now, device=device
+    ):
+        raise errors.PairingTokenUsed()
     result = ClaimResult(
         device=device,
         attempt_id=attempt.pk,
@@ -245,7 +252,7 @@ def ws_ticket_consume(*, raw: str, role: str) -> WsTicket:
     if not raw or len(raw) > 128:
         raise errors.TicketInvalid()
     ticket = (
-        WsTicket.objects.select_for_update()
+        WsTicket.objects.select_for_update(of=("self",))
         .select_related("device", "auth_token", "user")
         .filter(ticket_hash=_sha256(raw))
         .first()
