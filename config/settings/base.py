@@ -112,6 +112,7 @@ REST_FRAMEWORK = {
         "desktop_login": "30/min",
         "pairing_claim": "30/min",
         "ws_ticket": "120/min",
+        "phone_claim": "20/min",  # the phone-browser page: confirm codes / ID numbers tried per IP
     },
 }
 

@@ -37,3 +37,11 @@ class CsrfFailed(ApplicationError):
     code = "csrf_failed"
     http_status = 403
     default_message = "页面已过期，请刷新后重试 (the page expired; reload and retry)."
+
+
+class IdentityMismatch(ApplicationError):
+    """Any mismatch (unknown ticket, wrong ID number, malformed either): one code, no hint."""
+
+    code = "identity_mismatch"
+    http_status = 403
+    default_message = "准考证号或身份证号不正确 (ticket number or ID number is incorrect)."

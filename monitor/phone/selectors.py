@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from accounts import id_numbers
+from accounts.models import Candidate
+from config.errors import ApplicationError
 from monitor.models import PhoneDevice
 from monitor.phone import errors
 from monitor.phone.texts import MonitoringNotice, monitoring_notice
@@ -66,3 +69,16 @@ def browser_pairing(*, device_id: int | None) -> BrowserPairing:
             snapshot_interval_s=session.snapshot_interval_s, retention_days=session.retention_days
         ),
     )
+
+
+def candidate_by_identity(*, ticket_number: str, id_number: str) -> Candidate:
+    """The candidate with this admission ticket and ID number (compared by the keyed hash only)."""
+    try:
+        ticket = id_numbers.validate_ticket(ticket_number)
+        number_hash = id_numbers.lookup_hash(id_numbers.validate(id_number))
+    except ApplicationError:
+        raise errors.IdentityMismatch() from None
+    candidate = Candidate.objects.filter(ticket_number=ticket, id_number_hash=number_hash).first()
+    if candidate is None:
+        raise errors.IdentityMismatch()
+    return candidate

@@ -10,16 +10,30 @@ from exams import services as exam_services
 from monitor import services as monitor_services
 from monitor.models import PhoneDevice, WsTicket
 from monitor.phone import errors
-from monitor.phone.selectors import BrowserPairing, browser_device, browser_pairing
+from monitor.phone.selectors import BrowserPairing, browser_device, browser_pairing, candidate_by_identity
 from monitor.phone.texts import NOTICE_VERSION
 
 
-def browser_pair(*, token_or_code: str, confirm_code: str, user_agent: str = "") -> BrowserPairing:
-    """Claim the pairing token (from the QR URL) or the typed fallback code, proven by the confirm code
-    shown on the desktop. Raises monitor.errors.Pairing* with stable codes; nothing is written then."""
+def browser_pair(
+    *,
+    token_or_code: str,
+    confirm_code: str | None = None,
+    ticket_number: str | None = None,
+    id_number: str | None = None,
+    user_agent: str = "",
+) -> BrowserPairing:
+    """Claim the pairing token (from the QR URL) or the typed fallback code. The browser proves it sits
+    at that desktop with the confirm code shown there, or proves who it is with the ticket number +
+    ID number. Raises monitor.errors.Pairing* / IdentityMismatch with stable codes; nothing is
+    written then."""
+    candidate_id = None
+    if ticket_number is not None or id_number is not None:
+        candidate_id = candidate_by_identity(ticket_number=ticket_number or "", id_number=id_number or "").pk
+        confirm_code = None
     result = monitor_services.pairing_claim(
         token_or_code=token_or_code,
         confirm_code=confirm_code,
+        candidate_id=candidate_id,
         kind=PhoneDevice.Kind.BROWSER,
         user_agent=user_agent,
     )

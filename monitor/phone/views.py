@@ -9,7 +9,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
-from django.utils.translation import get_language
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -20,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.throttles import PerIpThrottle
 from monitor import protocol
 from monitor.phone import errors, services
 from monitor.phone.selectors import browser_pairing
@@ -32,7 +32,9 @@ SESSION_KEY = "phone_device_id"
 @ensure_csrf_cookie
 def pair_page(request: HttpRequest) -> HttpResponse:
     """The page itself; the token stays in the URL fragment of this request only (the script drops it)."""
-    lang = "en" if (request.GET.get("lang") == "en" or get_language() == "en") else "zh"
+    # Chinese first whatever the phone's system language (the exam, its rules and the proctors are
+    # Chinese); English is one tap away, or ?lang=en.
+    lang = "en" if request.GET.get("lang") == "en" else "zh"
     config = {
         "lang": lang,
         "ui": ui_catalogue(),
@@ -105,22 +107,52 @@ _ERROR = inline_serializer(
 
 
 class ClaimApi(_PageApi):
+    # Guessing confirm codes or ID numbers: per-IP limit (settings DEFAULT_THROTTLE_RATES["phone_claim"]).
+    throttle_classes = [PerIpThrottle]
+    throttle_scope = "phone_claim"
+
     class Input(_Strict):
         token = serializers.CharField(max_length=128)
-        confirm_code = serializers.RegexField(r"^\d{4}$")
+        confirm_code = serializers.RegexField(r"^\d{4}$", required=False)
+        ticket_number = serializers.CharField(max_length=32, required=False)
+        id_number = serializers.CharField(max_length=32, required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            attrs = super().validate(attrs)
+            by_code = "confirm_code" in attrs
+            by_identity = "ticket_number" in attrs and "id_number" in attrs
+            if by_code == by_identity or (
+                not by_identity and ("ticket_number" in attrs or "id_number" in attrs)
+            ):
+                raise serializers.ValidationError(
+                    {"confirm_code": "give either confirm_code, or ticket_number and id_number"}
+                )
+            return attrs
 
     @extend_schema(
         tags=["phone-browser"],
-        summary="Pair this phone browser (pairing token or typed code + the desktop's confirm code)",
+        summary="Pair this phone browser: pairing token (or typed code) + the desktop's confirm code, "
+        "or + ticket number and ID number",
         request=Input,
-        responses={200: _PAIRING, 400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR, 410: _ERROR},
+        responses={
+            200: _PAIRING,
+            400: _ERROR,
+            403: _ERROR,
+            404: _ERROR,
+            409: _ERROR,
+            410: _ERROR,
+            429: _ERROR,
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
+        values = data.validated_data
         pairing = services.browser_pair(
-            token_or_code=data.validated_data["token"],
-            confirm_code=data.validated_data["confirm_code"],
+            token_or_code=values["token"],
+            confirm_code=values.get("confirm_code"),
+            ticket_number=values.get("ticket_number"),
+            id_number=values.get("id_number"),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         request.session.cycle_key()  # a new session id for a newly privileged session

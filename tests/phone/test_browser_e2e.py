@@ -291,3 +291,32 @@ def test_phone_browser_pairs_streams_resumes_and_reaches_the_proctor(
     context.close()
     desktop.close()
     proctor_ws.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phone_browser_pairs_by_ticket_and_id_number_in_english(
+    live_server_process: Any, phone_browser: Any, artifacts_dir: Path
+) -> None:
+    base = live_server_process.extra["url"]
+    attempt, _proctor, ticket_number, id_number = _exam()
+    issued = monitor_services.pairing_token_create(attempt_id=attempt.pk)
+    context = phone_browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(base + issued.url[len(settings.PUBLIC_BASE_URL.rstrip("/")) :])
+    page.click("#lang")
+    assert page.inner_text("#pair-button") == "Pair this phone"
+    page.click("#proof-switch")
+    page.fill("#ticket-number", ticket_number)
+    page.fill("#id-number", id_number[:-1] + ("0" if id_number[-1] != "0" else "1"))  # a typo
+    page.click("#pair-button")
+    page.wait_for_selector("#identity-error:not([hidden])")
+    assert page.get_attribute("#identity-error", "data-code") == "identity_mismatch"
+    assert PhoneDevice.objects.count() == 0
+    page.screenshot(path=str(artifacts_dir / "phone-identity-en.png"))
+    page.fill("#id-number", id_number)
+    page.click("#pair-button")
+    page.wait_for_selector("#step-notice:not([hidden])")
+    assert page.input_value("#id-number") == ""
+    assert page.inner_text("#notice-title") == "Exam monitoring notice"
+    assert PhoneDevice.objects.get().attempt_id == attempt.pk
+    context.close()

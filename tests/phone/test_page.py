@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from exams.models import Attempt, AttemptEvent
@@ -15,6 +16,11 @@ from monitor.phone.texts import NOTICE_VERSION, monitoring_notice
 from tests.accounts import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> None:
+    cache.clear()  # the claim endpoint is rate limited per IP; every test starts with a full allowance
 
 
 @pytest.fixture
@@ -197,3 +203,51 @@ def test_ticket_needs_a_paired_browser_and_stops_when_replaced(attempt: Attempt,
 def test_page_endpoints_are_in_the_openapi_schema() -> None:
     schema = Client().get("/api/schema/?format=json").json()
     assert {"/m/api/claim", "/m/api/consent", "/m/api/ticket", "/m/api/state"} <= set(schema["paths"])
+
+
+def test_pairing_with_ticket_and_id_number_instead_of_the_confirm_code(attempt: Attempt, issued: Any) -> None:
+    page = Page()
+    body = {"token": issued.token, "ticket_number": factories.ticket(1), "id_number": factories.id_number(1)}
+    response = page.post("/m/api/claim", body)
+    assert response.status_code == 200, response.content
+    device = PhoneDevice.objects.get()
+    assert (device.kind, device.attempt_id, response.json()["device_id"]) == (
+        "browser",
+        attempt.pk,
+        device.pk,
+    )
+    assert page.client.session["phone_device_id"] == device.pk
+
+
+@pytest.mark.parametrize(
+    ("identity", "status", "code"),
+    [
+        ({"ticket_number": "13800000001", "id_number": "not-an-id"}, 403, "identity_mismatch"),
+        ({"ticket_number": "13800000099", "id_number": "ID1"}, 403, "identity_mismatch"),
+        ({"ticket_number": "13800000002", "id_number": "ID2"}, 403, "pairing_wrong_candidate"),
+        ({"ticket_number": "13800000001"}, 400, "invalid"),
+        ({"ticket_number": "13800000001", "id_number": "ID1", "confirm_code": "CODE"}, 400, "invalid"),
+    ],
+    ids=["malformed-id", "wrong-ticket", "another-candidate", "ticket-only", "both-proofs"],
+)
+def test_refused_identity_claims_write_nothing(
+    issued: Any, identity: dict[str, str], status: int, code: str
+) -> None:
+    factories.candidate(2, name="王五")  # exists, but registered for nothing
+    real = {"ID1": factories.id_number(1), "ID2": factories.id_number(2), "CODE": issued.pairing.confirm_code}
+    body = {"token": issued.token, **{k: real.get(v, v) for k, v in identity.items()}}
+    response = Page().post("/m/api/claim", body)
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert PhoneDevice.objects.count() == 0
+    assert PairingToken.objects.get().claimed_at is None
+
+
+def test_guessing_is_rate_limited_per_ip(issued: Any) -> None:
+    page = Page()
+    wrong = {"token": issued.token, "confirm_code": _wrong(issued.pairing.confirm_code)}
+    codes = [page.post("/m/api/claim", wrong).json()["code"] for _ in range(21)]
+    assert codes == ["pairing_confirm_mismatch"] * 20 + ["throttled"]
+    right = {"token": issued.token, "confirm_code": issued.pairing.confirm_code}
+    assert page.post("/m/api/claim", right).status_code == 429  # even the right code waits now
+    assert PhoneDevice.objects.count() == 0

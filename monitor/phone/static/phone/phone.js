@@ -85,8 +85,14 @@
   function show(step) {
     ["step-identity", "step-notice", "step-monitor"].forEach(function (id) { $(id).hidden = id !== step; });
   }
+  // Server messages follow the project's "中文 (English)." convention: show the half of the language.
+  function localMessage(message) {
+    var m = /^(.*?)\s*\(([^()]*)\)\.?$/.exec(message || "");
+    if (!m) return message;
+    return lang === "en" ? m[2].charAt(0).toUpperCase() + m[2].slice(1) + "." : m[1];
+  }
   function showError(el, body) {
-    el.textContent = body && body.message ? body.message : t("error_generic");
+    el.textContent = body && body.message ? localMessage(body.message) : t("error_generic");
     el.dataset.code = body && body.code ? body.code : "";
     el.hidden = false;
   }
@@ -117,17 +123,44 @@
     $("confirm-code").focus();
   }
 
+  // Two proofs: the confirm code on the desktop screen, or the candidate's ticket + ID number.
+  var byIdentity = false;
+  function renderProof() {
+    $("confirm-row").hidden = byIdentity;
+    $("identity-rows").hidden = !byIdentity;
+    $("proof-switch").dataset.t = byIdentity ? "use_code" : "use_identity";
+    $("proof-switch").textContent = t($("proof-switch").dataset.t);
+    $("identity-help").dataset.t = byIdentity ? "identity_help_id" : "identity_help";
+    $("identity-help").textContent = t($("identity-help").dataset.t);
+  }
+  $("proof-switch").addEventListener("click", function () {
+    byIdentity = !byIdentity;
+    $("identity-error").hidden = true;
+    renderProof();
+  });
+
   $("identity-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var code = $("confirm-code").value.trim();
     var token = state.token || $("pairing-code").value.trim();
-    if (!/^\d{4}$/.test(code) || !token) {
-      showError($("identity-error"), { code: "missing_code", message: t("missing_code") });
-      return;
+    var body = { token: token };
+    if (byIdentity) {
+      body.ticket_number = $("ticket-number").value.trim();
+      body.id_number = $("id-number").value.trim();
+      if (!token || !body.ticket_number || !body.id_number) {
+        showError($("identity-error"), { code: "missing_identity", message: t("missing_identity") });
+        return;
+      }
+    } else {
+      body.confirm_code = $("confirm-code").value.trim();
+      if (!/^\d{4}$/.test(body.confirm_code) || !token) {
+        showError($("identity-error"), { code: "missing_code", message: t("missing_code") });
+        return;
+      }
     }
     $("identity-error").hidden = true;
     $("pair-button").disabled = true;
-    api("POST", config.urls.claim, { token: token, confirm_code: code }).then(function (pairing) {
+    api("POST", config.urls.claim, body).then(function (pairing) {
+      $("id-number").value = ""; // not kept on the page longer than needed
       state.token = null; // single use: it is spent now
       onPaired(pairing);
     }, function (err) {
