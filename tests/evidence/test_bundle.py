@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -271,7 +272,7 @@ def test_export_through_the_evidence_storage_and_a_short_lived_link(
 ) -> None:
     """Production pass: a real Celery worker builds the bundle, it is stored in SeaweedFS (S3 that
     verifies signatures) and fetched through a presigned URL with urllib. Embedded pass: the same
-    flow with the in-process task and the signed local link."""
+    flow with the in-process task and the signed local link served by daphne."""
     from tests.conftest import is_production_profile
 
     if is_production_profile():
@@ -296,8 +297,15 @@ def test_export_through_the_evidence_storage_and_a_short_lived_link(
             urllib.request.urlopen(forged, timeout=30)
         assert refused.value.code == 403
     else:
-        response = Client().get(link.url.split("127.0.0.1:8000", 1)[1])
-        data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        # The signed local link, fetched over HTTP from a real daphne server.
+        server = request.getfixturevalue("live_server_process")
+        url = server.extra["url"] + link.url.split("127.0.0.1:8000", 1)[1]
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.headers["Content-Type"] == "application/zip"
+            data = response.read()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url.replace("token=", "token=x"), timeout=30)
+        assert refused.value.code == 403
     assert len(data) == job.size_bytes
     assert __import__("hashlib").sha256(data).hexdigest() == job.sha256
     report = bundle.verify_bundle(io.BytesIO(data), signing.configured_public_key())
