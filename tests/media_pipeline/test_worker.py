@@ -11,10 +11,13 @@ from django.conf import settings
 
 from media_pipeline import services
 from media_pipeline.models import FrameAnalysis, Snapshot
+from monitor import services as monitor_services
 from monitor.models import PhoneDevice
 from tests import services as test_services
 from tests.exams.helpers import make_attempt
 from tests.media_pipeline import images
+from tests.monitor import factories as mf
+from tests.monitor.wsclient import WS
 
 pytestmark = [pytest.mark.production_only, pytest.mark.django_db(transaction=True)]
 
@@ -100,3 +103,63 @@ def test_a_worker_killed_mid_analysis_loses_nothing_and_repeats_nothing(
     analysed = re.findall(r"analysed snapshot (\d+) in", logs)
     assert sorted(int(i) for i in analysed) == sorted(s.pk for s in snaps)  # each analysed exactly once
     assert settings.CELERY_TASK_ACKS_LATE is True
+
+
+def test_an_analysis_by_a_worker_reaches_a_proctor_websocket_and_the_image_comes_from_s3(
+    live_server_process: test_services.Process, celery_worker_process: test_services.Process
+) -> None:
+    import hashlib
+
+    import requests
+    from django.test import Client
+    from django.urls import reverse
+
+    from exams.models import Incident
+
+    session = mf.running_session()
+    sitting = mf.sitting(session, 1)
+    device = PhoneDevice.objects.create(attempt=sitting.attempt, kind="miniprogram")
+    proctor = mf.proctor(session)
+    base = live_server_process.extra["url"]
+    ticket = monitor_services.ws_ticket_issue(role="proctor", user=proctor).raw
+    ws = WS(f"{base.replace('http://', 'ws://')}/ws/proctor/?ticket={ticket}", origin=base)
+    try:
+        ws.send({"type": "hello", "version": 1})
+        ws.until("hello_ok")
+        ws.send({"type": "subscribe", "session_id": session.pk})
+        ws.until("session_state")
+
+        # An empty desk during the exam: stored in S3, analysed by the worker, pushed by daphne.
+        snap = services.snapshot_ingest(device_id=device.pk, seq=1, data=images.photo_jpeg("coffee", 617))
+        assert snap.uploaded is True
+
+        delta = ws.until("snapshot", snapshot_id=snap.pk, timeout=60)
+        flag = ws.until("flag", snapshot_id=snap.pk, timeout=10)
+    finally:
+        ws.close()
+    thumbnail_url = reverse("api:snapshot-thumbnail", kwargs={"snapshot_id": snap.pk})
+    assert delta["attempt_id"] == sitting.attempt.pk and delta["thumbnail_url"] == thumbnail_url
+    assert flag["person_count"] == 0 and "person_count" in flag["reasons"]
+    assert FrameAnalysis.objects.get(snapshot=snap).person_count == 0
+    assert Incident.objects.get(attempt=sitting.attempt, kind="out_of_frame").snapshot_ids == [snap.pk]
+
+    # The proctor opens the frame: a presigned, short-lived SeaweedFS URL that verifies its signature.
+    client = Client()
+    client.force_login(proctor)
+    cookies = {"sessionid": client.cookies["sessionid"].value}
+    image = requests.get(
+        base + reverse("api:snapshot-image", kwargs={"snapshot_id": snap.pk}),
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert image.status_code == 302
+    presigned = image.headers["Location"]
+    assert "X-Amz-Signature=" in presigned and "X-Amz-Expires=60" in presigned
+    body = requests.get(presigned, timeout=10)
+    assert body.status_code == 200
+    assert hashlib.sha256(body.content).hexdigest() == snap.sha256
+    tampered = requests.get(presigned.replace("X-Amz-Expires=60", "X-Amz-Expires=6000"), timeout=10)
+    assert tampered.status_code == 403  # the signature covers the lifetime
+    thumb = requests.get(base + thumbnail_url, cookies=cookies, timeout=10)
+    assert (thumb.status_code, thumb.headers["Content-Type"]) == (200, "image/jpeg")
