@@ -187,3 +187,22 @@ def test_a_real_celery_worker_runs_a_task_from_the_redis_broker(
         time.sleep(0.1)
     assert cache.get(key) == "done", celery_worker_process.log_tail()
     assert "config.probe" in celery_worker_process.log_path.read_text()
+
+
+@pytest.mark.integration
+async def test_channel_layer_receive_survives_a_quiet_channel() -> None:
+    """A consumer's receive blocks while nothing is sent. With redis-py 8's default 5 s socket
+    timeout that raised TimeoutError inside channels_redis and crashed the consumer."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert layer is not None
+    channel = await layer.new_channel()
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(6.5)
+    assert not receiving.done(), receiving.exception() if receiving.done() else None
+    await layer.send(channel, {"type": "late.message"})
+    message = await asyncio.wait_for(receiving, timeout=5)
+    assert message == {"type": "late.message"}

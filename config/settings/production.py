@@ -38,7 +38,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 reads with a 5 s socket timeout by default, while channels_redis blocks in
+            # BZPOPMIN for up to 5 s: receives then fail with "Timeout reading from socket" and
+            # consumers crash (redis-py issue 4091). The read timeout must exceed the blocking pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             # channels_redis drops messages silently past capacity; live deltas are best-effort and
             # everything durable is in the database, so a proctor can always re-sync.
