@@ -35,17 +35,13 @@ def main() -> int:
     manage("migrate", "--noinput", "-v0")
     manage("load_demo")
 
-    from tests.services import spawn, wait_for_http  # the same process helpers the tests use
+    from tests.services import daphne_command, spawn, wait_for_http  # the helpers the tests use
 
     log_dir = ROOT / "data" / "logs"
     procs = []
     wechat = spawn("fake-wechat", [PY, "manage.py", "run_fake_wechat", "--port", "8765"], log_dir=log_dir)
     procs.append(wechat)
-    server = spawn(
-        "daphne",
-        [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(args.port), "config.asgi:application"],
-        log_dir=log_dir,
-    )
+    server = spawn("daphne", daphne_command(args.port), log_dir=log_dir)
     procs.append(server)
     base = f"http://127.0.0.1:{args.port}"
     wait_for_http(base + "/healthz", proc=server.popen)

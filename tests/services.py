@@ -249,9 +249,33 @@ def ensure_postgres(timeout: float = 30.0) -> str:
 # --- Our own processes -------------------------------------------------------------------------------
 
 
+# daphne's default WebSocket message limit is exactly 1 MiB, so a full-size snapshot plus its header
+# would be dropped by the transport without a close code. The limit is SNAPSHOT_MAX_BYTES + the
+# snapshot header (protocol.MAX_SNAPSHOT_HEADER_BYTES + 4) + slack, so that our consumer answers an
+# oversized frame with `frame_too_large` itself (tests/test_foundation.py checks the arithmetic).
+WS_MAX_MESSAGE_BYTES = 1_048_576 + 1024 + 4 + 64 * 1024
+
+
+def daphne_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The daphne command line as deployed (README, `make run`, the tests)."""
+    size = str(WS_MAX_MESSAGE_BYTES)
+    return [
+        str(VENV_BIN / "daphne"),
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket-max-message-size",
+        size,
+        "--websocket-max-frame-size",
+        size,
+        "config.asgi:application",
+    ]
+
+
 def start_daphne(env: Mapping[str, str], log_dir: Path | None = None, port: int | None = None) -> Process:
     port = port or free_port()
-    args = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    args = daphne_command(port)
     proc = spawn("daphne", args, env=env, log_dir=log_dir, port=port)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc.popen)

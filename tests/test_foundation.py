@@ -206,3 +206,13 @@ async def test_channel_layer_receive_survives_a_quiet_channel() -> None:
     await layer.send(channel, {"type": "late.message"})
     message = await asyncio.wait_for(receiving, timeout=5)
     assert message == {"type": "late.message"}
+
+
+def test_daphne_message_limit_fits_the_largest_snapshot_frame() -> None:
+    from django.conf import settings
+
+    from monitor import protocol
+
+    largest_frame = int(settings.SNAPSHOT_MAX_BYTES) + 4 + protocol.MAX_SNAPSHOT_HEADER_BYTES
+    assert largest_frame < services.WS_MAX_MESSAGE_BYTES
+    assert "--websocket-max-message-size" in services.daphne_command(8000)

@@ -99,6 +99,10 @@ EXPORT_SIGNING_KEY = required("EXPORT_SIGNING_KEY")
 PUBLIC_BASE_URL = required("PUBLIC_BASE_URL")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Per-IP throttles (login, binding lockout) must key on the real client address: trust exactly as
+# many X-Forwarded-For hops as there are proxies in front of daphne, never what a client sends.
+# (The embedded profile trusts X-Forwarded-For so the simulator can play many candidates.)
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "1"))}  # noqa: F405
 SECURE_SSL_REDIRECT = flag("DJANGO_SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = flag("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
