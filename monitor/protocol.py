@@ -322,7 +322,9 @@ def parse(role: str, text: str | bytes) -> Any:
     if kind not in _TYPES[role]:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type for {role}: {str(kind)[:40]!r}")
     try:
-        return _ADAPTERS[role].validate_python(raw)
+        # Strict, from the JSON text: lax mode would coerce wrong types ("7" or true → a seq of 7 or 1,
+        # "yes" → True) instead of refusing them; strict JSON mode still reads ISO datetimes.
+        return _ADAPTERS[role].validate_json(text, strict=True)
     except ValidationError as exc:
         raise ProtocolError(ErrorCode.INVALID, _describe(exc), seq=_int_or_none(raw.get("seq"))) from None
 
@@ -341,7 +343,7 @@ def parse_snapshot_frame(frame: bytes, *, max_image_bytes: int) -> SnapshotFrame
     if not isinstance(raw, dict):
         raise ProtocolError(ErrorCode.MALFORMED, "snapshot header is a JSON object")
     try:
-        header = SnapshotHeader.model_validate(raw)
+        header = SnapshotHeader.model_validate_json(frame[4 : 4 + header_len], strict=True)
     except ValidationError as exc:
         raise ProtocolError(ErrorCode.INVALID, _describe(exc), seq=_int_or_none(raw.get("seq"))) from None
     data = frame[4 + header_len :]
