@@ -74,6 +74,18 @@ UI: dict[str, tuple[str, str]] = {
         "Keep the screen on; do not lock the phone or switch apps.",
     ),
     "ack_button": ("知道了", "OK"),
+    "tip_place": (
+        "手机约 45° 斜放在支架上：本人胸部以上到头顶、整个桌面都要在画面里。",
+        "Phone on a stand at about 45°: you (chest to top of head) and the whole desk in view.",
+    ),
+    "tip_power": (
+        "请接通充电器，监控中断会影响考试结果。",
+        "Keep it charging: a lost feed affects your result.",
+    ),
+    "tip_screen": (
+        "考试结束前不要锁屏、切换应用或关闭本页面。",
+        "Until the exam ends, do not lock the screen, switch apps or close this page.",
+    ),
     "error_generic": ("出错了，请重试", "Something went wrong; retry"),
     "error_network": ("网络错误，请检查网络后重试", "Network error; check the connection and retry"),
     "missing_code": ("请填写确认码", "Enter the confirm code"),

@@ -72,6 +72,7 @@
     document.documentElement.lang = lang === "en" ? "en" : "zh-Hans";
     document.querySelectorAll("[data-t]").forEach(function (el) { el.textContent = t(el.dataset.t); });
     renderNotice();
+    if (state.pairing) $("tips-subject").textContent = pick(state.pairing.subject);
     renderStatus();
     renderFraming();
     renderCommand();
@@ -212,6 +213,7 @@
 
   function startMonitor() {
     show("step-monitor");
+    $("tips-subject").textContent = pick(state.pairing.subject);
     setStatus("status_connecting", "connecting");
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       showError($("camera-error"), { message: t("camera_unsupported") });
