@@ -22,7 +22,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$kind"
 if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r "$req"
+  # Some machines configure extra package folders that may not exist; pip warns about each one.
+  quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; return "${PIPESTATUS[0]}"; }
+  quiet .venv/bin/python -m pip install -q --upgrade pip
+  quiet .venv/bin/python -m pip install -q -r "$req"
   touch "$stamp"
 fi
