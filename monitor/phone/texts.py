@@ -74,6 +74,7 @@ UI: dict[str, tuple[str, str]] = {
         "Keep the screen on; do not lock the phone or switch apps.",
     ),
     "ack_button": ("知道了", "OK"),
+    "audio_resume": ("点击此处开启声音监测", "Tap here to turn on sound monitoring"),
     "tip_place": (
         "手机约 45° 斜放在支架上：本人胸部以上到头顶、整个桌面都要在画面里。",
         "Phone on a stand at about 45°: you (chest to top of head) and the whole desk in view.",

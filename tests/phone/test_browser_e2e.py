@@ -3,7 +3,8 @@ real photograph) and a fake microphone (a .wav of known loudness) opens the pair
 simulated desktop (REST + its WebSocket), accepts the notice, and streams over /ws/phone/ to a real
 daphne server; frames are stored, analysed (in-process pool or a real Celery worker in the production
 pass) and reach the proctor's WebSocket. The socket is then cut and its reconnection blocked while
-frames keep being captured: after it comes back, every sequence number is stored exactly once.
+frames keep being captured, the page is even reloaded: after it comes back, every sequence number is
+stored exactly once.
 """
 
 from __future__ import annotations
@@ -254,13 +255,22 @@ def test_phone_browser_pairs_streams_resumes_and_reaches_the_proctor(
     page.evaluate("window.__phoneMonitor.ws.close()")
     page.wait_for_selector("#status[data-state='reconnecting']")
     _wait(lambda: int(page.inner_text("#stat-queued")) >= 2, 20, "two frames queued while offline")
+    # The candidate even reloads the page meanwhile: the unacked frames come back from IndexedDB.
     queued = int(page.inner_text("#stat-queued"))
+    before = page.evaluate("Array.from(window.__phoneMonitor.frames.keys())")
+    page.reload()
+    page.wait_for_selector("#step-monitor:not([hidden])")
+    _wait(lambda: int(page.inner_text("#stat-queued")) >= queued, 10, "the queue restored after the reload")
+    queued = int(page.inner_text("#stat-queued"))
+    restored = page.evaluate("Array.from(window.__phoneMonitor.frames.keys())")
+    assert restored[: len(before)] == before
     page.unroute("**/m/api/ticket")
     page.wait_for_selector("#status[data-state='monitoring']", timeout=30_000)
     _wait(lambda: page.inner_text("#stat-queued") == "0", 20, "the queue to drain")
     seqs = sorted(Snapshot.objects.filter(device=device).values_list("seq", flat=True))
     assert len(seqs) >= acked_before + queued
-    assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing twice
+    diagnosis = (seqs, before, restored, page.evaluate("window.__phoneMonitor.rejected"))
+    assert seqs == list(range(1, len(seqs) + 1)), diagnosis  # nothing lost, nothing twice
     device.refresh_from_db()
     assert device.last_acked_seq == seqs[-1]
 

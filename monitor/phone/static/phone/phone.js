@@ -44,6 +44,7 @@
     pending: [], // requests awaiting their response, in order: {kind, seq}
     lastAcked: 0,
     dropped: 0,
+    rejected: [], // the last refusals {kind, seq, code}: for support and tests
     levels: [],
     levelsStartedAt: null,
     framing: null,
@@ -256,6 +257,10 @@
     var buffer = new Float32Array(analyser.fftSize);
     var perBatch = Math.round(config.audio_batch_ms / config.audio_interval_ms);
     state.audioTimer = setInterval(function () {
+      // After a reload there was no tap yet: a suspended context reads silence. Send nothing rather
+      // than a false "quiet", and ask for the tap that lets the browser start audio.
+      if (ctx.state !== "running") { $("audio-resume").hidden = false; return; }
+      $("audio-resume").hidden = true;
       analyser.getFloatTimeDomainData(buffer);
       var sum = 0;
       for (var i = 0; i < buffer.length; i++) sum += buffer[i] * buffer[i];
@@ -276,10 +281,26 @@
     }, config.audio_interval_ms);
   }
 
+  $("audio-resume").addEventListener("click", function () { ensureAudioContext(); });
+
   function queueAudio(message) {
     state.audio.set(message.seq, message);
     while (state.audio.size > MAX_QUEUED_AUDIO) state.audio.delete(state.audio.keys().next().value);
+    saveAudio();
     pump();
+  }
+  // Unacked level batches are small (ten numbers): localStorage keeps them across a reload.
+  function audioKey() { return "phone-monitor-audio:" + state.pairing.device_id; }
+  function saveAudio() {
+    try { localStorage.setItem(audioKey(), JSON.stringify(Array.from(state.audio.values()))); } catch (e) { /* quota */ }
+  }
+  function loadAudio() {
+    try {
+      JSON.parse(localStorage.getItem(audioKey()) || "[]").forEach(function (m) {
+        state.audio.set(m.seq, m);
+        state.nextAudioSeq = Math.max(state.nextAudioSeq, m.seq + 1);
+      });
+    } catch (e) { /* ignore */ }
   }
 
   // --- snapshots ---------------------------------------------------------------------------------------
@@ -351,6 +372,7 @@
 
   function openQueue() {
     loadCounters();
+    loadAudio();
     return new Promise(function (resolve) {
       if (!window.indexedDB) return resolve();
       var request = indexedDB.open("cloud-monitor", 1);
@@ -451,6 +473,7 @@
     // The server already holds everything up to resume_from: forget it, resend the rest.
     state.frames.forEach(function (frame, seq) { if (seq <= message.resume_from) { state.frames.delete(seq); idbDelete(seq); } });
     state.audio.forEach(function (m, seq) { if (seq <= message.audio_resume_from) state.audio.delete(seq); });
+    saveAudio();
     state.nextSeq = Math.max(state.nextSeq, message.resume_from + 1);
     state.nextAudioSeq = Math.max(state.nextAudioSeq, message.audio_resume_from + 1);
     state.lastAcked = Math.max(state.lastAcked, message.resume_from);
@@ -510,6 +533,7 @@
     settle("audio", message.seq);
     state.audioInflight.delete(message.seq);
     state.audio.delete(message.seq);
+    saveAudio();
     pump();
   }
 
@@ -521,6 +545,8 @@
       setTimeout(pump, 1500);
       return;
     }
+    state.rejected.push({ kind: request ? request.kind : null, seq: request ? request.seq : null, code: message.code });
+    if (state.rejected.length > 50) state.rejected.shift();
     if (!request || request.kind === "heartbeat") return;
     if (request.kind === "snapshot") {
       state.inflight.delete(request.seq);
@@ -528,7 +554,7 @@
       setTimeout(pump, 1000);
     } else if (request.kind === "audio") {
       state.audioInflight.delete(request.seq);
-      if (PERMANENT.test(message.code || "")) state.audio.delete(request.seq);
+      if (PERMANENT.test(message.code || "")) { state.audio.delete(request.seq); saveAudio(); }
       setTimeout(pump, 1000);
     }
   }
