@@ -319,7 +319,7 @@ def parse(role: str, text: str | bytes) -> Any:
     if not isinstance(raw, dict):
         raise ProtocolError(ErrorCode.MALFORMED, "a message is a JSON object")
     kind = raw.get("type")
-    if kind not in _TYPES[role]:
+    if not isinstance(kind, str) or kind not in _TYPES[role]:  # a list/dict "type" is unhashable
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type for {role}: {str(kind)[:40]!r}")
     try:
         # Strict, from the JSON text: lax mode would coerce wrong types ("7" or true → a seq of 7 or 1,
