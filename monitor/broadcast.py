@@ -1,6 +1,9 @@
 """Pushes to open sockets, always after commit, through the channel layer (in-memory or Redis).
 
-Signal receivers run in sync threads, so they use ``async_to_sync(layer.group_send)``. The channel
+Signal receivers run in sync threads, so they use ``async_to_sync(layer.group_send)``. They run in
+the thread that sent the signal (a request, a Celery task, a consumer's database thread, a test
+inside its transaction), so they never close database connections: that thread's owner does
+(Django after a request, Celery after a task, ``database_sync_to_async`` around its call). The channel
 layer is best effort (channels_redis drops past ``capacity``): everything here is also in the
 database, and a client that reconnects gets the full state again in its hello/subscribe answer.
 A push that fails is logged, never raised into the code that committed the change.
@@ -13,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
 
 from monitor import protocol as p
 
@@ -214,8 +216,6 @@ def _on_attempt_changed(sender: Any, attempt_id: int, event_ids: list[int], **kw
         attempt_push(attempt_id=attempt_id, event_ids=list(event_ids))
     except Exception:  # noqa: BLE001 - the change is committed; a failed push is only logged
         logger.exception("push of attempt %s failed", attempt_id)
-    finally:
-        close_old_connections()
 
 
 # --- media_pipeline: analysed frames ----------------------------------------------------------------
@@ -281,8 +281,6 @@ def _on_frame_analysed(sender: Any, snapshot_id: int, **kwargs: Any) -> None:
         snapshot_push(snapshot_id=snapshot_id)
     except Exception:  # noqa: BLE001
         logger.exception("push of snapshot %s failed", snapshot_id)
-    finally:
-        close_old_connections()
 
 
 # --- accounts: revoked logins close their sockets ---------------------------------------------------
