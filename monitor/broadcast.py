@@ -96,6 +96,22 @@ def push_phone_state(
         )
 
 
+def push_desktop_state(
+    *,
+    attempt_id: int,
+    session_id: int,
+    at: Any,
+    alert_kind: p.AlertKind,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The desktop exam client went silent / came back: proctors get an alert (the exam rules' event
+    and status reach everyone through attempt_changed)."""
+    push(
+        p.group_session_proctors(session_id),
+        p.alert(attempt_id=attempt_id, session_id=session_id, kind=alert_kind, at=at, data=data),
+    )
+
+
 # --- exams: status changes, warnings, decisions -----------------------------------------------------
 
 _WARNING_TEXT = p.text("监考员提醒：请按考场规则调整", "Proctor warning: please follow the exam rules")
@@ -168,7 +184,20 @@ def _event_pushes(event: Any, state: dict[str, Any]) -> tuple[list[dict[str, Any
     elif to == "submitted":
         message = p.text("考试已结束，试卷已提交", "The exam is over; your paper was submitted")
         phone.append(p.command(command_id=command_id, name="exam_ended", message=message))
+        if event.actor == "system":
+            # Submitted for the candidate (the end time): the desktop closes the paper like a forced one.
+            reason = event.cause or kind
+            desktop.append(p.forced_submit(event_id=event.pk, status=to, reason=reason, message=message))
+    elif to == "absent":
+        message = p.text("您未在规定时间内登录，视为缺考", "You did not log in in time: absent")
+        phone.append(p.command(command_id=command_id, name="exam_ended", message=message))
     return desktop, phone
+
+
+def _ended(event: Any) -> bool:
+    from exams.state_machine import TERMINAL
+
+    return str((event.data or {}).get("to") or "") in TERMINAL
 
 
 def attempt_push(*, attempt_id: int, event_ids: list[int]) -> None:
@@ -190,8 +219,28 @@ def attempt_push(*, attempt_id: int, event_ids: list[int]) -> None:
             push(phone_group, payload)
     push(desktop_group, p.status(state=state))
     push(phone_group, p.status(state=state))
+    if any(_ended(e) for e in events):
+        # After the final messages (a group delivers in order to each socket): nothing more to monitor.
+        close(desktop_group, p.CloseCode.ATTEMPT_ENDED)
+        close(phone_group, p.CloseCode.ATTEMPT_ENDED)
+    from media_pipeline.flags import AUDIO_SOURCE_KINDS  # incidents opened by the audio flags
+
+    proctors = p.group_session_proctors(attempt.session_id)
+    for event in events:
+        data = event.data or {}
+        if event.kind == "incident_opened" and data.get("kind") in AUDIO_SOURCE_KINDS:
+            push(
+                proctors,
+                p.alert(
+                    attempt_id=attempt_id,
+                    session_id=attempt.session_id,
+                    kind="voices",
+                    at=event.created_at,
+                    data={k: data.get(k) for k in ("incident_id", "kind", "severity")},
+                ),
+            )
     push(
-        p.group_session_proctors(attempt.session_id),
+        proctors,
         p.attempt_delta(
             attempt_id=attempt_id,
             session_id=attempt.session_id,

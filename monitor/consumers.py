@@ -27,6 +27,7 @@ from monitor import selectors, services
 
 logger = logging.getLogger(__name__)
 
+
 def db(fn: Any) -> Any:
     """ORM work off the event loop on the thread pool. Channels' default (thread_sensitive) funnels
     every socket's queries through ONE thread: with 100 sockets the acks queued behind each other."""
@@ -229,9 +230,7 @@ class PhoneConsumer(BaseConsumer):
     role = "phone"
 
     async def authenticate(self) -> None:
-        ticket = await db(services.ws_ticket_consume)(
-            raw=self.query_ticket(), role="phone"
-        )
+        ticket = await db(services.ws_ticket_consume)(raw=self.query_ticket(), role="phone")
         assert ticket.device_id is not None and ticket.attempt_id is not None
         self.device_id: int = ticket.device_id
         self.attempt_id: int = ticket.attempt_id
@@ -264,6 +263,8 @@ class PhoneConsumer(BaseConsumer):
                 server_time=timezone.now(),
             )
         )
+        if session.ended:
+            await self.shut(p.CloseCode.ATTEMPT_ENDED)
 
     async def on_message(self, message: Any) -> None:
         if isinstance(message, p.PhoneHeartbeat):
@@ -303,9 +304,7 @@ class PhoneConsumer(BaseConsumer):
 
     async def on_silent(self) -> None:
         if self.hello_done:
-            await db(services.device_mark_lost)(
-                device_id=self.device_id, reason="heartbeat_timeout"
-            )
+            await db(services.device_mark_lost)(device_id=self.device_id, reason="heartbeat_timeout")
 
     async def on_gone(self, code: int) -> None:
         # A dropped socket is not yet a lost phone: the sweep marks it lost once it stays silent for
@@ -346,9 +345,7 @@ class DesktopConsumer(BaseConsumer):
     role = "desktop"
 
     async def authenticate(self) -> None:
-        ticket = await db(services.ws_ticket_consume)(
-            raw=self.query_ticket(), role="desktop"
-        )
+        ticket = await db(services.ws_ticket_consume)(raw=self.query_ticket(), role="desktop")
         assert ticket.attempt_id is not None
         self.attempt_id: int = ticket.attempt_id
         group = p.group_attempt_desktop(self.attempt_id)
@@ -362,7 +359,8 @@ class DesktopConsumer(BaseConsumer):
         ensure_sweeper()
 
     async def on_hello(self, message: p.DesktopHello) -> None:
-        phone, state = await db(_desktop_state)(self.attempt_id)
+        phone, state, ended = await db(_desktop_hello)(self.attempt_id)
+        self.last_db_touch = time.monotonic()
         await self.send_json(
             p.hello_ok(role="desktop", attempt_id=self.attempt_id, server_time=timezone.now())
         )
@@ -371,8 +369,29 @@ class DesktopConsumer(BaseConsumer):
         )
         await self.send_json(p.monitoring(on=phone.state == "online"))
         await self.send_json(p.status(state=state))
+        if ended:
+            await self.shut(p.CloseCode.ATTEMPT_ENDED)
+
+    async def touch(self) -> None:
+        """Liveness in the database at most every timeout/4 seconds (the sweep reads it)."""
+        now = time.monotonic()
+        if now - self.last_db_touch >= float(settings.HEARTBEAT_TIMEOUT_SECONDS) / 4:
+            self.last_db_touch = now
+            await db(services.desktop_seen)(attempt_id=self.attempt_id)
+
+    async def on_silent(self) -> None:
+        if self.hello_done:
+            await db(services.desktop_mark_lost)(attempt_id=self.attempt_id, reason="heartbeat_timeout")
+
+    async def on_gone(self, code: int) -> None:
+        # A dropped socket is not yet a lost desktop (a network hand-over reconnects well within the
+        # timeout): the sweep marks it lost once it stays silent for the timeout, counted from now.
+        # A superseded socket has a newer one; an ended attempt has nothing left to lose.
+        if self.hello_done and code not in _DESKTOP_GONE_QUIETLY:
+            await db(services.desktop_seen)(attempt_id=self.attempt_id)
 
     async def on_message(self, message: Any) -> None:
+        await self.touch()
         call = db(services.desktop_action)
         if isinstance(message, p.DesktopHeartbeat):
             await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
@@ -387,15 +406,27 @@ class DesktopConsumer(BaseConsumer):
             data = {"warning_id": message.warning_id} if message.warning_id else None
             await call(attempt_id=self.attempt_id, action="warning_ack", data=data)
         elif isinstance(message, p.MonitoringShown):
-            await db(services.desktop_indicator)(
-                attempt_id=self.attempt_id, shown=message.shown
-            )
+            await db(services.desktop_indicator)(attempt_id=self.attempt_id, shown=message.shown)
         elif isinstance(message, p.DesktopHello):
             raise p.ProtocolError(p.ErrorCode.INVALID, "hello was already received")
 
 
-def _desktop_state(attempt_id: int) -> tuple[selectors.PhoneState, dict[str, Any]]:
-    return selectors.phone_state(attempt_id=attempt_id), selectors.attempt_live_state(attempt_id=attempt_id)
+_DESKTOP_GONE_QUIETLY = frozenset(
+    {p.CloseCode.SUPERSEDED, p.CloseCode.HEARTBEAT_TIMEOUT, p.CloseCode.ATTEMPT_ENDED}
+)
+
+
+def _desktop_hello(attempt_id: int) -> tuple[selectors.PhoneState, dict[str, Any], bool]:
+    """(phone state, attempt state, ended). A live attempt's desktop is noted as connected (and
+    restored if it had been lost); an ended one is only shown its final state."""
+    ended = selectors.attempt_ended(attempt_id=attempt_id)
+    if not ended:
+        services.desktop_connected(attempt_id=attempt_id)
+    return (
+        selectors.phone_state(attempt_id=attempt_id),
+        selectors.attempt_live_state(attempt_id=attempt_id),
+        ended,
+    )
 
 
 class ProctorConsumer(BaseConsumer):

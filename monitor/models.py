@@ -69,3 +69,19 @@ class WsTicket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class DesktopPresence(models.Model):
+    """Liveness of the desktop exam client's socket (one row per attempt), like PhoneDevice's for the
+    phone: sockets write ``last_seen_at`` (throttled), and the sweep of every server process marks a
+    desktop silent past the heartbeat timeout lost, even if the process holding its socket died."""
+
+    attempt = models.OneToOneField(
+        "exams.Attempt", on_delete=models.CASCADE, primary_key=True, related_name="desktop_presence"
+    )
+    connected_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    lost_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["lost_at", "last_seen_at"])]

@@ -590,7 +590,16 @@ def flag(
     }
 
 
-AlertKind = Literal["phone_lost", "phone_restored", "phone_paired", "phone_replaced", "loud_audio"]
+AlertKind = Literal[
+    "phone_lost",
+    "phone_restored",
+    "phone_paired",
+    "phone_replaced",
+    "desktop_lost",
+    "desktop_restored",
+    "loud_audio",
+    "voices",
+]
 
 
 def alert(

@@ -41,6 +41,14 @@ def phone_state(*, attempt_id: int, now: datetime | None = None) -> PhoneState:
     return PhoneState(state="paired", device_id=device.pk, kind=device.kind, since=device.paired_at)
 
 
+def attempt_ended(*, attempt_id: int) -> bool:
+    """The attempt reached a final status (submitted, force_submitted, disqualified, absent)."""
+    from exams.state_machine import TERMINAL
+
+    status = Attempt.objects.filter(pk=attempt_id).values_list("status", flat=True).first()
+    return status is None or status in TERMINAL
+
+
 def pairing_for_desktop(*, pairing_id: int, attempt_id: int) -> PairingToken:
     """A pairing row the desktop of ``attempt_id`` may render (its own, unclaimed, not expired)."""
     pairing = PairingToken.objects.filter(pk=pairing_id, attempt_id=attempt_id).first()

@@ -23,7 +23,7 @@ from accounts.models import AuthToken, WechatIdentity
 from config.errors import ApplicationError
 from exams.models import Attempt
 from monitor import errors
-from monitor.models import PairingToken, PhoneDevice, WsTicket
+from monitor.models import DesktopPresence, PairingToken, PhoneDevice, WsTicket
 
 logger = logging.getLogger(__name__)
 
@@ -288,15 +288,28 @@ class PhoneSession:
     audio_resume_from: int
     snapshot_interval_s: int
     restored: bool
+    ended: bool = False  # the attempt is over: the socket is told hello_ok, then closed (4010)
 
 
 def device_connected(*, device_id: int) -> PhoneSession:
     """A phone socket opened: note it; a lost phone is restored (exams action phone_restored)."""
+    from exams.state_machine import TERMINAL
     from media_pipeline.models import AudioBatch
 
     now = timezone.now()
     with transaction.atomic():
         device = PhoneDevice.objects.select_for_update().select_related("attempt__session").get(pk=device_id)
+        if device.attempt.status in TERMINAL:
+            return PhoneSession(
+                device_id=device_id,
+                attempt_id=device.attempt_id,
+                session_id=device.attempt.session_id,
+                last_acked_seq=device.last_acked_seq,
+                audio_resume_from=0,
+                snapshot_interval_s=device.attempt.session.snapshot_interval_s,
+                restored=False,
+                ended=True,
+            )
         restored = device.lost_at is not None
         device.last_seen_at = now
         device.lost_at = None
@@ -370,7 +383,8 @@ def device_mark_lost(*, device_id: int, reason: str) -> bool:
 
 
 def devices_sweep_lost(*, now: datetime | None = None) -> list[int]:
-    """Mark lost every live phone silent for longer than the heartbeat timeout.
+    """Mark lost every live phone (and desktop) silent for longer than the heartbeat timeout.
+    Returns the phone device ids it marked.
 
     The robust path when several server processes run or one died: sockets write last_seen_at (at
     most every few seconds) and this sweep, run by every server process and by a periodic task, finds
@@ -385,7 +399,78 @@ def devices_sweep_lost(*, now: datetime | None = None) -> list[int]:
         .exclude(attempt__status__in=[str(s) for s in TERMINAL])
         .values_list("pk", flat=True)[:500]
     )
-    return [pk for pk in candidates if device_mark_lost(device_id=pk, reason="heartbeat_timeout")]
+    lost = [pk for pk in candidates if device_mark_lost(device_id=pk, reason="heartbeat_timeout")]
+    desktops = list(
+        DesktopPresence.objects.filter(lost_at__isnull=True, last_seen_at__lt=cutoff)
+        .exclude(attempt__status__in=[str(s) for s in TERMINAL])
+        .values_list("attempt_id", flat=True)[:500]
+    )
+    for attempt_id in desktops:
+        desktop_mark_lost(attempt_id=attempt_id, reason="heartbeat_timeout")
+    return lost
+
+
+# --- Desktop liveness (the exam client's socket) ------------------------------------------------------
+
+
+def desktop_connected(*, attempt_id: int) -> bool:
+    """A desktop socket said hello: note it; a lost desktop is restored (exams action desktop_restored,
+    a no-op when a re-login's check_in restored it already). True when it had been lost."""
+    now = timezone.now()
+    with transaction.atomic():
+        presence, created = DesktopPresence.objects.select_for_update().get_or_create(
+            attempt_id=attempt_id, defaults={"connected_at": now, "last_seen_at": now}
+        )
+        restored = not created and presence.lost_at is not None
+        if not created:
+            presence.connected_at = presence.last_seen_at = now
+            presence.lost_at = None
+            presence.save(update_fields=["connected_at", "last_seen_at", "lost_at"])
+        if restored:
+            _exam_action(attempt_id=attempt_id, action="desktop_restored", device_id=None)
+            session_id = Attempt.objects.values_list("session_id", flat=True).get(pk=attempt_id)
+            transaction.on_commit(
+                lambda: _push_desktop_state(
+                    attempt_id=attempt_id, session_id=session_id, at=now, alert_kind="desktop_restored"
+                )
+            )
+    return restored
+
+
+def desktop_seen(*, attempt_id: int) -> None:
+    """Record liveness (the socket throttles this to one write per few seconds)."""
+    DesktopPresence.objects.filter(attempt_id=attempt_id).update(last_seen_at=timezone.now())
+
+
+def desktop_mark_lost(*, attempt_id: int, reason: str) -> bool:
+    """The desktop went silent or vanished for the heartbeat timeout: exams action desktop_lost (the
+    5-minute reconnect rule is the exam rules'), proctors alerted. Idempotent: True for the one caller
+    that did it (a conditional update, so sockets and sweeps of several processes may race)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not DesktopPresence.objects.filter(attempt_id=attempt_id, lost_at__isnull=True).update(
+            lost_at=now
+        ):
+            return False
+        _exam_action(attempt_id=attempt_id, action="desktop_lost", device_id=None)
+        session_id = Attempt.objects.values_list("session_id", flat=True).get(pk=attempt_id)
+        transaction.on_commit(
+            lambda: _push_desktop_state(
+                attempt_id=attempt_id,
+                session_id=session_id,
+                at=now,
+                alert_kind="desktop_lost",
+                data={"reason": reason},
+            )
+        )
+    logger.info("desktop of attempt %s lost (%s)", attempt_id, reason)
+    return True
+
+
+def _push_desktop_state(**kwargs: Any) -> None:
+    from monitor import broadcast
+
+    broadcast.push_desktop_state(**kwargs)
 
 
 def _push_phone_state(**kwargs: Any) -> None:
@@ -394,7 +479,7 @@ def _push_phone_state(**kwargs: Any) -> None:
     broadcast.push_phone_state(**kwargs)
 
 
-def _exam_action(*, attempt_id: int, action: str, device_id: int) -> None:
+def _exam_action(*, attempt_id: int, action: str, device_id: int | None) -> None:
     """Tell the exam rules (status change + timeline event). A refusal (e.g. the exam already ended)
     is logged, not raised: liveness is recorded by the monitor either way."""
     from exams import services as exam_services
