@@ -24,6 +24,7 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from monitor import protocol as p
 from monitor import selectors, services
+from monitor.audio_meter import AudioMeter
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +250,8 @@ class PhoneConsumer(BaseConsumer):
     async def on_hello(self, message: p.PhoneHello) -> None:
         session = await db(services.device_connected)(device_id=self.device_id)
         self.last_db_touch = time.monotonic()
+        self.session_id = session.session_id
+        self.meter = _audio_meter()
         timeout = float(settings.HEARTBEAT_TIMEOUT_SECONDS)
         await self.send_json(
             p.phone_hello_ok(
@@ -274,6 +277,7 @@ class PhoneConsumer(BaseConsumer):
             await db(_audio_ingest)(self.device_id, message)
             await self.touch()
             await self.send_json(p.audio_ack(seq=message.seq))
+            await self.meter_update(message)
         elif isinstance(message, p.CommandAck):
             pass  # delivery receipt: the desktop's warning_ack is the candidate's acknowledgement
         elif isinstance(message, p.PhoneHello):
@@ -295,6 +299,44 @@ class PhoneConsumer(BaseConsumer):
         # Only now is the frame durable: the ack is the phone's permission to drop it.
         await self.send_json(p.ack(seq=frame.seq, snapshot_id=snapshot_id, duplicate=duplicate))
 
+    async def meter_update(self, message: p.PhoneAudio) -> None:
+        """Fold the batch into the proctors' audio meter: one ``audio`` delta per window, not per batch
+        (a resent batch, acked again after a reconnect, is counted again: a meter, not evidence)."""
+        now = time.monotonic()
+        summary = self.meter.add(list(message.levels), interval_ms=message.interval_ms, now=now)
+        if summary is None:
+            return
+        group = p.group_session_proctors(self.session_id)
+        at = timezone.now()
+        await self.channel_layer.group_send(
+            group,
+            p.envelope_send(
+                p.audio_delta(
+                    attempt_id=self.attempt_id,
+                    session_id=self.session_id,
+                    max_dbfs=summary.max_dbfs,
+                    mean_dbfs=summary.mean_dbfs,
+                    window_s=summary.window_s,
+                    readings=summary.readings,
+                    at=at,
+                )
+            ),
+        )
+        if summary.loud_alert:
+            data = {"max_dbfs": round(summary.max_dbfs, 1), "mean_dbfs": round(summary.mean_dbfs, 1)}
+            await self.channel_layer.group_send(
+                group,
+                p.envelope_send(
+                    p.alert(
+                        attempt_id=self.attempt_id,
+                        session_id=self.session_id,
+                        kind="loud_audio",
+                        at=at,
+                        data=data,
+                    )
+                ),
+            )
+
     async def touch(self) -> None:
         """Record liveness in the database at most every timeout/4 seconds (never per heartbeat)."""
         now = time.monotonic()
@@ -311,6 +353,19 @@ class PhoneConsumer(BaseConsumer):
         # the heartbeat timeout, counted from now (a Wi-Fi hand-over reconnects well within it).
         if getattr(self, "device_id", None) and self.hello_done and code != p.CloseCode.HEARTBEAT_TIMEOUT:
             await db(services.device_seen)(device_id=self.device_id)
+
+
+def _audio_meter() -> AudioMeter:
+    from media_pipeline import conf
+
+    t = conf.audio_thresholds()
+    return AudioMeter(
+        now=time.monotonic(),
+        interval_s=float(settings.WS_AUDIO_DELTA_INTERVAL_SECONDS),
+        speech_dbfs=t.speech_dbfs,
+        min_speech_ms=t.min_speech_ms,
+        max_gap_ms=t.max_gap_ms,
+    )
 
 
 def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]:

@@ -615,6 +615,33 @@ def alert(
     }
 
 
+def audio_delta(
+    *,
+    attempt_id: int,
+    session_id: int,
+    max_dbfs: float,
+    mean_dbfs: float,
+    window_s: float,
+    readings: int,
+    at: datetime,
+) -> dict[str, Any]:
+    """Proctor: the sound level of one attempt over the last window (the tile's audio meter), at most
+    one per attempt every WS_AUDIO_DELTA_INTERVAL_SECONDS (2): a phone sends a batch of levels about
+    every second, and fanning each one out to every proctor is what overloads a Redis channel layer.
+    ``mean_dbfs`` is the energy mean (averaged as power, then back to dB), so a short shout is not
+    averaged away by the silence around it the way a mean of dB values would."""
+    return {
+        "type": "audio",
+        "attempt_id": attempt_id,
+        "session_id": session_id,
+        "max_dbfs": round(max_dbfs, 1),
+        "mean_dbfs": round(mean_dbfs, 1),
+        "window_s": round(window_s, 2),
+        "readings": readings,
+        "at": at.isoformat(),
+    }
+
+
 def command_result(*, request_id: str, ok: bool, code: str = "", message: str = "") -> dict[str, Any]:
     return {"type": "command_result", "request_id": request_id, "ok": ok, "code": code, "message": message}
 

@@ -157,6 +157,8 @@ HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HEARTBEAT_TIMEOUT_SECONDS", "1
 # heartbeat every few seconds, audio every second, a frame every ~10 s and a burst when resuming.
 WS_MESSAGES_PER_SECOND = float(os.environ.get("WS_MESSAGES_PER_SECOND", "10"))
 WS_MESSAGES_BURST = int(os.environ.get("WS_MESSAGES_BURST", "40"))
+# At most one ``audio`` meter delta per attempt to its proctors every so many seconds (monitor).
+WS_AUDIO_DELTA_INTERVAL_SECONDS = float(os.environ.get("WS_AUDIO_DELTA_INTERVAL_SECONDS", "2"))
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
 MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600

@@ -23,6 +23,7 @@ KIND_LABELS: dict[str, Any] = {
     "virtual_camera": gettext_lazy("虚拟摄像头"),
     "multiple_people": gettext_lazy("多人出现"),
     "multiple_voices": gettext_lazy("多人说话"),
+    "voices_while_absent": gettext_lazy("离开画面时有人声"),
     "talking": gettext_lazy("交谈"),
     "left_without_permission": gettext_lazy("擅自离开"),
     # live conditions

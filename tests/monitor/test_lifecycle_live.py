@@ -161,3 +161,50 @@ def test_disqualification_closes_the_sockets_after_the_final_message(server: ser
     assert other_desktop.until("heartbeat_ack")["type"] == "heartbeat_ack"
     other_desktop.close()
     proctor.close()
+
+
+AUDIO_WINDOW = 4.0
+
+
+@pytest.fixture
+def audio_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[services.Process]:
+    """A 4 s audio window: wide enough that the batches below surely fall into one window."""
+    proc = start_server({**server_env, "WS_AUDIO_DELTA_INTERVAL_SECONDS": str(AUDIO_WINDOW)}, tmp_path)
+    yield proc
+    proc.stop()
+
+
+def test_audio_reaches_proctors_aggregated_with_a_loud_audio_alert(audio_server: services.Process) -> None:
+    session = f.running_session()
+    s = f.sitting(session, 1)
+    api = Api(audio_server)
+    phone, _ = api.phone(s, api.pair(s)["ws_url"])
+    proctor = api.proctor(f.proctor(session), session.pk)
+    proctor.until("session_state")
+
+    # The first batch is summarised at once; the next five fold into the following window, which
+    # is emitted with the first batch that arrives once the window has passed.
+    quiet = [-60.0] * 10
+    phone.send({"type": "audio", "seq": 1, "interval_ms": 100, "levels": quiet})
+    phone.until("audio_ack", seq=1)
+    emitted = time.monotonic()
+    first = proctor.until("audio", attempt_id=s.attempt.pk)
+    assert (first["max_dbfs"], first["mean_dbfs"], first["readings"]) == (-60.0, -60.0, 10)
+    assert first["session_id"] == session.pk
+    talk = [-30.0] * 10  # speech level, sustained for 2 s across two batches
+    for seq in range(2, 7):
+        phone.send({"type": "audio", "seq": seq, "interval_ms": 100, "levels": talk if seq < 4 else quiet})
+        phone.until("audio_ack", seq=seq)
+    assert [m for m in proctor.backlog if m["type"] in ("audio", "alert")] == []
+    time.sleep(max(0.0, AUDIO_WINDOW + 0.2 - (time.monotonic() - emitted)))
+    phone.send({"type": "audio", "seq": 7, "interval_ms": 100, "levels": quiet})
+    phone.until("audio_ack", seq=7)
+    second = proctor.until("audio", attempt_id=s.attempt.pk)
+    assert (second["readings"], second["max_dbfs"]) == (60, -30.0)
+    # Energy mean: 20 readings at -30 and 40 at -60 → 10·log10((20·10^-3 + 40·10^-6) / 60) ≈ -34.8.
+    assert second["mean_dbfs"] == -34.8
+    loud = proctor.until("alert", kind="loud_audio")
+    assert (loud["attempt_id"], loud["data"]) == (s.attempt.pk, {"max_dbfs": -30.0, "mean_dbfs": -34.8})
+    assert [m["type"] for m in proctor.seen].count("audio") == 2  # 7 batches, 2 deltas
+    proctor.close()
+    phone.close()

@@ -111,7 +111,7 @@
 
   const EVENT_ALERTS = { break_request: 2, focus_lost: 2, phone_lost: 3, desktop_lost: 3 };
   const CLEARS = { focus_regained: "focus_lost", break_approve: "break_requested", break_deny: "break_requested",
-    phone_restored: "phone_lost", desktop_restored: "device_lost" };
+    phone_restored: "phone_lost", desktop_restored: "desktop_lost" };
 
   function onMessage(msg) {
     if (msg.session_id !== undefined && msg.session_id !== sessionId) return;
@@ -142,12 +142,20 @@
       if (tile && msg.kind.startsWith("phone_")) setPhone(tile, msg.kind === "phone_lost" ? "lost" : "online");
       if (msg.kind === "phone_lost") addAlert({ attemptId: msg.attempt_id, kind: "phone_lost", severity: 3, at: msg.at });
       if (msg.kind === "phone_restored") removeAlerts(msg.attempt_id, "phone_lost");
+      if (msg.kind === "desktop_lost") addAlert({ attemptId: msg.attempt_id, kind: "desktop_lost", severity: 3, at: msg.at });
+      if (msg.kind === "desktop_restored") removeAlerts(msg.attempt_id, "desktop_lost");
       if (msg.kind === "loud_audio") {
         addAlert({ attemptId: msg.attempt_id, kind: "loud_audio", severity: 2, at: msg.at });
-        if (tile && msg.data && msg.data.dbfs !== undefined) setAudio(tile, msg.data.dbfs);
+        if (tile && msg.data && msg.data.max_dbfs !== undefined) setAudio(tile, msg.data.max_dbfs);
+      }
+      if (msg.kind === "voices" && msg.data) {
+        // Same key as the incident's own entry (attempt:kind:incident): one line, not two.
+        addAlert({ attemptId: msg.attempt_id, kind: msg.data.kind, severity: msg.data.severity || 3, at: msg.at,
+          incidentId: msg.data.incident_id });
       }
     } else if (msg.type === "audio") {
-      if (tile) setAudio(tile, msg.dbfs ?? msg.level_dbfs);
+      // One delta per attempt every ~2 s: the loudest reading of the window drives the meter.
+      if (tile) setAudio(tile, msg.max_dbfs);
     }
   }
 
