@@ -65,6 +65,13 @@ GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("accounts", "change_wechatidentity"),
         ("accounts", "view_accountauditentry"),
         ("accounts", "view_user"),
+        # media_pipeline.evidence (docs/evidence.md): bundles and links, the purge, data requests.
+        ("evidence", "add_exportjob"),
+        ("evidence", "view_exportjob"),
+        ("evidence", "add_purgerecord"),
+        ("evidence", "view_purgerecord"),
+        ("evidence", "view_monitoringconsent"),
+        ("evidence", "handle_data_request"),
     ],
 }
 
