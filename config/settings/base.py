@@ -162,6 +162,9 @@ WS_AUDIO_DELTA_INTERVAL_SECONDS = float(os.environ.get("WS_AUDIO_DELTA_INTERVAL_
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
 MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600
+# Embedded profile: how often the in-process scheduler runs the token expiry sweep (beat does it in
+# production: CELERY_BEAT_SCHEDULE["accounts-expire-tokens"]).
+ACCOUNTS_TOKEN_SWEEP_SECONDS = float(os.environ.get("ACCOUNTS_TOKEN_SWEEP_SECONDS", "60"))
 DESKTOP_TOKEN_TTL_SECONDS = 12 * 3600
 PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
