@@ -19,6 +19,5 @@ urlpatterns = [
     path("attempts/<int:attempt_id>/command/", views.command, name="command"),
     path("attempts/<int:attempt_id>/reassign/", views.reassign, name="reassign"),
     path("attempts/<int:attempt_id>/verdict/", views.verdict, name="verdict"),
-    path("snapshots/<int:snapshot_id>/image", views.snapshot_image, name="snapshot"),
     path("ws-ticket/", views.ws_ticket, name="ws-ticket"),
 ]

@@ -4,7 +4,6 @@ service, render. Session authentication only (a candidate's bearer token is not 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Callable
@@ -14,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -31,15 +29,15 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import roles
 from config.errors import ApplicationError, error_body
 from exams.state_machine import STATUS_LABELS, TERMINAL, Status
-from media_pipeline.models import Snapshot
 from monitor.console import errors, labels, selectors, services
 from monitor.console.models import ReviewVerdict
 from monitor.console.phrases import PHRASES
 
 logger = logging.getLogger(__name__)
 
-THUMB_SIZE = (320, 240)
-THUMB_AUDIT_EVERY_S = 600  # one audit row per proctor, candidate and 10 minutes of watching the grid
+# Snapshot images and thumbnails come from media_pipeline's endpoints (api:snapshot-image /
+# api:snapshot-thumbnail): one authorisation (accounts.roles.can_see_attempt), one audit trail
+# (thumbnails once per proctor and attempt per window), and presigned S3 redirects in production.
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -186,64 +184,6 @@ def attempt_timeline(request: HttpRequest, attempt_id: int) -> JsonResponse:
             ],
         }
     )
-
-
-def _thumbnail(snapshot: Snapshot) -> bytes:
-    """A 320×240 JPEG of the snapshot, cached: snapshots are content-addressed, so never stale."""
-    key = f"console:thumb:{snapshot.sha256}"
-    cached = cache.get(key)
-    if cached is not None:
-        return bytes(cached)
-    from PIL import Image
-
-    from media_pipeline.evidence.storage_io import open_stream
-
-    stream = open_stream(snapshot.storage_key)
-    try:
-        with Image.open(io.BytesIO(stream.read())) as source:
-            img = source.convert("RGB")
-        img.thumbnail(THUMB_SIZE)
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=70)
-    finally:
-        stream.close()
-    data = out.getvalue()
-    cache.set(key, data, 3600)
-    return data
-
-
-@require_GET
-@proctor_view
-def snapshot_image(request: HttpRequest, snapshot_id: int) -> HttpResponseBase:
-    """A snapshot (``?size=thumb``: a small JPEG), after the same visibility check as the attempt.
-    Full images are audited per request; thumbnails once per proctor, candidate and 10 minutes."""
-    snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
-    if snapshot is None:
-        raise errors.ConsoleForbidden()
-    attempt = selectors.attempt_for_user(user=request.user, attempt_id=snapshot.attempt_id)
-    thumb = request.GET.get("size") == "thumb"
-    if not thumb or cache.add(f"console:thumb-audit:{request.user.pk}:{attempt.pk}", 1, THUMB_AUDIT_EVERY_S):
-        services.audit_record(
-            actor=request.user,
-            action="view_snapshot",
-            session_id=attempt.session_id,
-            attempt_id=attempt.pk,
-            target=f"snapshot:{snapshot.pk}",
-            details={"thumb": thumb},
-        )
-    try:
-        if thumb:
-            response: HttpResponseBase = HttpResponse(_thumbnail(snapshot), content_type="image/jpeg")
-        else:
-            from media_pipeline.evidence.storage_io import open_stream
-
-            response = FileResponse(open_stream(snapshot.storage_key), content_type=snapshot.content_type)
-    except FileNotFoundError:
-        raise errors.EvidenceMissing() from None
-    # Private: evidence never sits in a shared cache; immutable: the content is addressed by hash.
-    response["Cache-Control"] = "private, max-age=3600, immutable"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @require_GET

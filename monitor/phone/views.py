@@ -11,7 +11,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
@@ -100,6 +100,20 @@ _PAIRING = inline_serializer(
         "notice": serializers.DictField(),
     },
 )
+# GET api/state: {"paired": false} alone on a first visit, else "paired": true plus the pairing.
+_STATE = inline_serializer(
+    "BrowserPairingState",
+    {
+        "paired": serializers.BooleanField(),
+        "device_id": serializers.IntegerField(required=False),
+        "attempt_id": serializers.IntegerField(required=False),
+        "session_id": serializers.IntegerField(required=False),
+        "subject": serializers.DictField(child=serializers.CharField(), required=False),
+        "snapshot_interval_s": serializers.IntegerField(required=False),
+        "consented": serializers.BooleanField(required=False),
+        "notice": serializers.DictField(required=False),
+    },
+)
 _ERROR = inline_serializer(
     "PhonePageError",
     {"code": serializers.CharField(), "message": serializers.CharField(), "extra": serializers.DictField()},
@@ -111,6 +125,7 @@ class ClaimApi(_PageApi):
     throttle_classes = [PerIpThrottle]
     throttle_scope = "phone_claim"
 
+    @extend_schema_serializer(component_name="PhoneClaimInput")  # unique in the OpenAPI schema
     class Input(_Strict):
         token = serializers.CharField(max_length=128)
         confirm_code = serializers.RegexField(r"^\d{4}$", required=False)
@@ -166,7 +181,7 @@ class StateApi(_PageApi):
         summary="The pairing of this browser, if any (the page asks after a reload)",
         responses={
             200: OpenApiResponse(
-                _PAIRING, description='The pairing plus "paired": true, or only {"paired": false}.'
+                _STATE, description='The pairing plus "paired": true, or only {"paired": false}.'
             )
         },
     )
@@ -179,6 +194,7 @@ class StateApi(_PageApi):
 
 
 class ConsentApi(_PageApi):
+    @extend_schema_serializer(component_name="PhoneConsentInput")
     class Input(_Strict):
         notice_version = serializers.CharField(max_length=32)
         accepted = serializers.BooleanField()

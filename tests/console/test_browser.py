@@ -136,13 +136,13 @@ def test_grid_updates_live_and_warning_break_force_submit_round_trip(
     assert tile.locator(".phone-label").inner_text() == "在线"
 
     snap_id = alice.snapshot()
-    tile.locator(f'img.snap[src*="/console/snapshots/{snap_id}/image"]').wait_for(timeout=15000)
+    tile.locator(f'img.snap[src$="/api/v1/media/snapshots/{snap_id}/thumbnail"]').wait_for(timeout=15000)
     bob_snap = bob.snapshot()
     page.locator(
         f'.tile[data-attempt="{second.attempt.pk}"] img.snap[src*="/snapshots/{bob_snap}/"]'
     ).wait_for(timeout=15000)
     thumb = requests.get(
-        f"{base}/console/snapshots/{snap_id}/image?size=thumb",
+        f"{base}/api/v1/media/snapshots/{snap_id}/thumbnail",
         cookies={c["name"]: c["value"] for c in page.context.cookies()},
         timeout=10,
     )
@@ -173,7 +173,8 @@ def test_grid_updates_live_and_warning_break_force_submit_round_trip(
     tile.locator("a.tile-link").click()
     page.wait_for_url(f"{base}/console/attempts/{first.attempt.pk}/")
     page.wait_for_selector('#ws-status[data-state="connected"]')
-    assert page.locator("#live-image").get_attribute("src").endswith(f"/console/snapshots/{snap_id}/image")
+    assert page.locator("#live-image").get_attribute("src").endswith(f"/api/v1/media/snapshots/{snap_id}/image")
+    page.wait_for_function("document.getElementById('live-image').naturalWidth === 640")  # loaded
     page.select_option("#warn-phrase", "headphones")
     assert page.input_value("#warn-text") == "考试中禁止佩戴耳机，请摘下耳机并露出双耳。"
     assert page.input_value("#warn-category") == "appearance"

@@ -330,3 +330,64 @@ def test_phone_browser_pairs_by_ticket_and_id_number_in_english(
     assert page.inner_text("#notice-title") == "Exam monitoring notice"
     assert PhoneDevice.objects.get().attempt_id == attempt.pk
     context.close()
+
+
+def _open_paired_page(browser: Any, base: str, attempt: Attempt) -> tuple[Any, Any, list[str]]:
+    """A phone browser that scanned a fresh QR of ``attempt``, paired, consented and is monitoring."""
+    issued = monitor_services.pairing_token_create(attempt_id=attempt.pk)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    tickets: list[str] = []
+    page.on("request", lambda req: tickets.append(req.url) if req.url.endswith("/m/api/ticket") else None)
+    page.goto(base + issued.url[len(settings.PUBLIC_BASE_URL.rstrip("/")) :])
+    page.fill("#confirm-code", issued.pairing.confirm_code)
+    page.click("#pair-button")
+    page.wait_for_selector("#step-notice:not([hidden]), #step-monitor:not([hidden])")
+    if page.is_visible("#accept-button"):
+        page.click("#accept-button")
+    page.wait_for_selector("#status[data-state='monitoring']", timeout=20_000)
+    return context, page, tickets
+
+
+def test_a_replaced_phone_stops_and_the_end_of_the_exam_stops_the_other(
+    servers: Any, phone_browser: Any, artifacts_dir: Path
+) -> None:
+    base = servers.extra["url"]
+    attempt, proctor, ticket_number, id_number = _exam()
+    login = requests.post(
+        f"{base}/api/v1/auth/desktop-login", json={"ticket_number": ticket_number, "id_number": id_number}
+    )
+    assert login.status_code == 200, login.text  # checked in: the exam is live
+
+    first_context, first, first_tickets = _open_paired_page(phone_browser, base, attempt)
+    second_context, second, second_tickets = _open_paired_page(phone_browser, base, attempt)
+
+    # The first phone is told it was replaced (close 4003) and stops: no new ticket, no reconnection.
+    first.wait_for_selector("#status[data-state='stopped']", timeout=15_000)
+    assert first.inner_text("#status") == "已有其他手机接替监控，本页面已停止"
+    tickets_then = len(first_tickets)
+    assert first.evaluate("window.__phoneMonitor.stream.getTracks().every(t => t.readyState === 'ended')")
+
+    # A proctor ends the exam from the console's socket (the server applies it and pushes): the second
+    # phone shows the command and stops for good (close 4010).
+    proctor_ticket = monitor_services.ws_ticket_issue(role="proctor", user=proctor).raw
+    proctor_ws = Socket.open(f"ws{base[4:]}/ws/proctor/?ticket={proctor_ticket}", "proctor", base)
+    proctor_ws.send({"type": "hello", "version": 1})
+    proctor_ws.wait_for(lambda m: m["type"] == "hello_ok")
+    proctor_ws.send({"type": "force_submit", "attempt_id": attempt.pk, "request_id": "end-1"})
+    result = proctor_ws.wait_for(lambda m: m["type"] == "command_result")
+    assert result["ok"] is True, result
+    second.wait_for_selector("#status[data-state='stopped']", timeout=15_000)
+    assert second.inner_text("#status") == "考试已结束，可以关闭本页面"
+    assert second.is_visible("#command")
+    second.screenshot(path=str(artifacts_dir / "phone-exam-ended.png"))
+    second_tickets_then = len(second_tickets)
+    time.sleep(3)  # long enough for a (wrong) reconnection attempt with the first backoff step
+    assert (len(first_tickets), len(second_tickets)) == (tickets_then, second_tickets_then)
+    devices = list(
+        PhoneDevice.objects.filter(attempt=attempt).order_by("pk").values_list("revoke_reason", flat=True)
+    )
+    assert devices == ["replaced", ""]
+    proctor_ws.close()
+    first_context.close()
+    second_context.close()

@@ -5,7 +5,8 @@
   const root = document.getElementById("grid-root");
   if (!root) return;
   const sessionId = Number(root.dataset.session);
-  const snapshotUrl = (id) => root.dataset.snapshotUrl.replace("/0/", "/" + id + "/") + "?size=thumb";
+  // media_pipeline's audited thumbnail endpoint (api:snapshot-thumbnail).
+  const snapshotUrl = (id) => root.dataset.snapshotUrl.replace("/0/", "/" + id + "/");
   const attemptUrl = (id) => root.dataset.attemptUrl.replace("/0/", "/" + id + "/");
   const tiles = new Map();
   document.querySelectorAll(".tile[data-attempt]").forEach((el) => tiles.set(Number(el.dataset.attempt), el));

@@ -601,6 +601,7 @@
     if (state.ws) { var ws = state.ws; state.ws = null; ws.close(1000); }
     if (state.stream) state.stream.getTracks().forEach(function (track) { track.stop(); });
     if (state.wakeLock) state.wakeLock.release().catch(function () {});
+    $("guidance").hidden = true; // no picture any more: nothing to frame
     setStatus(statusKey, "stopped");
   }
 
