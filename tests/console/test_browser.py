@@ -173,7 +173,9 @@ def test_grid_updates_live_and_warning_break_force_submit_round_trip(
     tile.locator("a.tile-link").click()
     page.wait_for_url(f"{base}/console/attempts/{first.attempt.pk}/")
     page.wait_for_selector('#ws-status[data-state="connected"]')
-    assert page.locator("#live-image").get_attribute("src").endswith(f"/api/v1/media/snapshots/{snap_id}/image")
+    assert (
+        page.locator("#live-image").get_attribute("src").endswith(f"/api/v1/media/snapshots/{snap_id}/image")
+    )
     page.wait_for_function("document.getElementById('live-image').naturalWidth === 640")  # loaded
     page.select_option("#warn-phrase", "headphones")
     assert page.input_value("#warn-text") == "考试中禁止佩戴耳机，请摘下耳机并露出双耳。"
