@@ -18,3 +18,13 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "description": "Opaque token from /api/v1/auth/wechat-login (mini-program) or "
             "/api/v1/auth/desktop-login (desktop exam client).",
         }
+
+
+class PhonePageSessionScheme(OpenApiAuthenticationExtension):
+    """The phone-browser page's endpoints (/m/api/): the Django session cookie plus the CSRF header."""
+
+    target_class = "monitor.phone.views.PageCsrf"
+    name = "phonePageSession"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
