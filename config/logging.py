@@ -22,6 +22,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1[redacted]",
     ),
+    # The pairing QR URL's token (``/m/pair?t=...``), e.g. in an access log line.
+    (re.compile(r"([?&]t=)[^&\s\"']+"), r"\1[redacted]"),
     # Authorization headers.
     (re.compile(r"(?i)(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
 ]

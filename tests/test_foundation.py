@@ -81,7 +81,7 @@ def test_openapi_schema_is_served() -> None:
     assert schema["info"]["title"] == "Exam cloud monitor API"
 
 
-def _run_check(env_overrides: Mapping[str, str | None]) -> subprocess.CompletedProcess[str]:
+def _run_check(env_overrides: Mapping[str, str | None], *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -94,7 +94,7 @@ def _run_check(env_overrides: Mapping[str, str | None]) -> subprocess.CompletedP
         if value is not None:
             env[key] = value
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
 
