@@ -29,10 +29,9 @@ from tests.conftest import is_production_profile
 from tests.monitor import factories as mf
 from tests.monitor.wsclient import WS
 
-# Embedded pass only for now: in the production pass a phone socket is closed 1011 on its first
-# snapshot (redis.exceptions.TimeoutError inside the channel layer's receive; see docs/console.md).
-# Add pytest.mark.integration back once that is fixed; the fixture below already starts a worker.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+# Both passes: in production (Redis layer, Celery worker, SeaweedFS S3) full images are presigned
+# S3 redirects that the browser follows.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.integration]
 
 PASSWORD = "pw-proctor-123"  # tests.monitor.factories.proctor's password
 
