@@ -218,6 +218,7 @@ def test_phone_browser_pairs_streams_resumes_and_reaches_the_proctor(
     assert "保存 180 天后自动删除" in notice
     page.screenshot(path=str(artifacts_dir / "phone-notice.png"))
     page.click("#accept-button")
+    accepted_at = time.monotonic()
 
     page.wait_for_selector("#status[data-state='monitoring']", timeout=20_000)
     assert page.inner_text("#status") == "监控中"
@@ -234,6 +235,7 @@ def test_phone_browser_pairs_streams_resumes_and_reaches_the_proctor(
 
     # Framing guidance from the analysis of a real frame, shown over the live picture.
     page.wait_for_selector("#guidance[data-seq]", timeout=30_000)
+    first_guidance_s = time.monotonic() - accepted_at
     framing_seq = int(page.get_attribute("#guidance", "data-seq") or 0)
     analysed = FrameAnalysis.objects.get(snapshot__device=device, snapshot__seq=framing_seq)
     assert page.get_attribute("#guidance", "data-ok") == ("1" if analysed.passed else "0")
@@ -297,6 +299,22 @@ def test_phone_browser_pairs_streams_resumes_and_reaches_the_proctor(
     assert abs(median - TONE_DBFS) <= 3, (median, levels[:20])
 
     page.screenshot(path=str(artifacts_dir / "phone-monitor-resumed.png"))
+    # Numbers for people (not asserted: speed is measured, never a test condition).
+    stored = list(Snapshot.objects.filter(device=device).values_list("size_bytes", "width", "height"))
+    durations = sorted(
+        FrameAnalysis.objects.filter(snapshot__device=device).values_list("duration_ms", flat=True)
+    )
+    numbers = {
+        "profile": "production" if is_production_profile() else "embedded",
+        "consent_to_first_guidance_s": round(first_guidance_s, 2),
+        "frames_stored": len(stored),
+        "frame_bytes_median": sorted(b for b, _, _ in stored)[len(stored) // 2],
+        "frame_size": f"{stored[0][1]}x{stored[0][2]}",
+        "analysis_ms_median": round(durations[len(durations) // 2], 1),
+        "audio_batches": len(batches),
+        "audio_level_median_dbfs": median,
+    }
+    (artifacts_dir / f"phone-e2e-numbers-{numbers['profile']}.json").write_text(json.dumps(numbers, indent=2))
     assert page_errors == []
     context.close()
     desktop.close()
