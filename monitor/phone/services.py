@@ -1,12 +1,13 @@
 """Writes of the phone-browser page. Pairing, consent and tickets go through the owning areas' services
-(monitor.services.pairing_claim / ws_ticket_create, exams.services.attempt_apply_action); this module
+(monitor.services.pairing_claim / ws_ticket_create, media_pipeline.evidence.services.consent_record, which
+applies the exams action consent); this module
 only adds what a browser without a WeChat identity needs: the device id kept in the Django session."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from exams import services as exam_services
+from media_pipeline.evidence.services import consent_record
 from monitor import services as monitor_services
 from monitor.models import PhoneDevice, WsTicket
 from monitor.phone import errors
@@ -46,7 +47,9 @@ def browser_consent(*, device_id: int | None, notice_version: str) -> BrowserPai
     if notice_version != NOTICE_VERSION:
         raise errors.NoticeOutdated(extra={"current": NOTICE_VERSION})
     with transaction.atomic():
-        exam_services.attempt_apply_action(attempt_id=device.attempt_id, action="consent", actor="phone")
+        # The exams consent action (Attempt.monitoring_consent_at + its event) plus which notice
+        # version was accepted (media_pipeline.evidence.MonitoringConsent).
+        consent_record(attempt_id=device.attempt_id, notice_version=notice_version, actor="phone")
     return browser_pairing(device_id=device.pk)
 
 

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from exams.models import Attempt, AttemptEvent
+from media_pipeline.evidence.models import MonitoringConsent
 from monitor import services as monitor_services
 from monitor.models import PairingToken, PhoneDevice, WsTicket
 from monitor.phone.texts import NOTICE_VERSION, monitoring_notice
@@ -159,6 +160,7 @@ def test_consent_then_ticket(attempt: Attempt, issued: Any) -> None:
     attempt.refresh_from_db()
     assert attempt.monitoring_consent_at is None
     assert not AttemptEvent.objects.filter(attempt=attempt, kind="consent").exists()
+    assert not MonitoringConsent.objects.exists()
 
     accepted = page.post("/m/api/consent", {"notice_version": NOTICE_VERSION, "accepted": True})
     assert accepted.status_code == 200
@@ -169,10 +171,15 @@ def test_consent_then_ticket(attempt: Attempt, issued: Any) -> None:
         AttemptEvent.objects.filter(attempt=attempt, kind="consent").values_list("actor", flat=True)
     )
     assert events == ["phone"]
+    consents = list(
+        MonitoringConsent.objects.filter(attempt=attempt).values_list("notice_version", "accepted_at")
+    )
+    assert consents == [(NOTICE_VERSION, attempt.monitoring_consent_at)]
     assert (
         page.post("/m/api/consent", {"notice_version": NOTICE_VERSION, "accepted": True}).status_code == 200
     )
     assert AttemptEvent.objects.filter(attempt=attempt, kind="consent").count() == 1  # a repeat is a no-op
+    assert MonitoringConsent.objects.filter(attempt=attempt).count() == 1
 
     issued_ticket = page.post("/m/api/ticket")
     assert issued_ticket.status_code == 200
