@@ -14,6 +14,8 @@ def is_serving_process(argv: list[str]) -> bool:
     if os.environ.get("EXAMS_INPROCESS_SCHEDULER_FORCE") == "1":
         return True
     program = os.path.basename(argv[0]) if argv else ""
+    if program == "serve.py" and os.path.basename(os.path.dirname(argv[0])) == "config":
+        return True  # `python -m config.serve`: daphne with a redacting access log
     return program in _SERVERS or (program == "manage.py" and argv[1:2] == ["runserver"])
 
 

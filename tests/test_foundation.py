@@ -94,7 +94,12 @@ def _run_check(env_overrides: Mapping[str, str | None], *args: str) -> subproces
         if value is not None:
             env[key] = value
     return subprocess.run(
-        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -216,3 +221,21 @@ def test_daphne_message_limit_fits_the_largest_snapshot_frame() -> None:
     largest_frame = int(settings.SNAPSHOT_MAX_BYTES) + 4 + protocol.MAX_SNAPSHOT_HEADER_BYTES
     assert largest_frame < services.WS_MAX_MESSAGE_BYTES
     assert "--websocket-max-message-size" in services.daphne_command(8000)
+
+
+@pytest.mark.parametrize(
+    ("argv", "serving"),
+    [
+        (["/venv/bin/daphne", "config.asgi:application"], True),
+        (["/srv/app/config/serve.py", "-p", "8000", "config.asgi:application"], True),
+        (["/venv/bin/uvicorn", "config.asgi:application"], True),
+        (["manage.py", "runserver"], True),
+        (["manage.py", "migrate"], False),
+        (["/venv/bin/celery", "-A", "config", "worker"], False),
+        (["/venv/bin/pytest"], False),
+    ],
+)
+def test_only_serving_processes_run_the_embedded_scheduler(argv: list[str], serving: bool) -> None:
+    from exams.apps import is_serving_process
+
+    assert is_serving_process(argv) is serving
