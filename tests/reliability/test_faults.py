@@ -177,24 +177,7 @@ def test_asgi_server_restarted_while_phones_stream(
 
 def services_start_on(env: dict[str, str], log_dir: Path, port: int) -> services.Process:
     """start_server on a given port (the restarted server takes over its predecessor's address)."""
-    from tests.monitor.conftest import max_ws_message_bytes
-
-    args = [
-        str(services.VENV_BIN / "daphne"),
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--websocket-max-message-size",
-        str(max_ws_message_bytes()),
-        "--websocket-max-frame-size",
-        str(max_ws_message_bytes()),
-        "config.asgi:application",
-    ]
-    proc = services.spawn("daphne", args, env=env, log_dir=log_dir, port=port)
-    services.wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc.popen)
-    proc.extra["url"] = f"http://127.0.0.1:{port}"
-    return proc
+    return services.start_daphne(env, log_dir=log_dir, port=port)
 
 
 def test_redis_restarted_mid_stream(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from monitor import protocol as p
 from tests import services
 from tests.accounts.factories import candidate, id_number, register, session, ticket
 from tests.conftest import is_production_profile
-from tests.monitor.conftest import max_ws_message_bytes
 from tests.monitor.test_realtime import jpeg
 from tests.monitor.wsclient import WS
 from tests.test_foundation import FULL_PRODUCTION_ENV, _run_check
@@ -57,22 +55,7 @@ def test_check_deploy_refuses_a_weak_secret_key() -> None:
 def logged_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[services.Process]:
     """daphne through ``config.serve`` (daphne with a redacting access log) at its default verbosity,
     so the access log is on: request lines are where query-string tokens would leak."""
-    port = services.free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "config.serve",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--websocket-max-message-size",
-        str(max_ws_message_bytes()),
-        "config.asgi:application",
-    ]
-    proc = services.spawn("daphne", args, env=server_env, log_dir=tmp_path, port=port)
-    services.wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc.popen)
-    proc.extra["url"] = f"http://127.0.0.1:{port}"
+    proc = services.start_daphne(server_env, log_dir=tmp_path)
     yield proc
     proc.stop()
 
