@@ -37,6 +37,13 @@ def _device_get(device_id: int) -> PhoneDevice:
     return device
 
 
+def _device_resume_point_raise(*, device_id: int, seq: int) -> None:
+    """PhoneDevice.last_acked_seq = max(itself, seq): never lowered (acks race across reconnects)."""
+    from monitor.models import PhoneDevice
+
+    PhoneDevice.objects.filter(pk=device_id, last_acked_seq__lt=seq).update(last_acked_seq=seq)
+
+
 def snapshot_ingest(
     *, device_id: int, seq: int, data: bytes, captured_at: datetime | None = None
 ) -> Snapshot:
@@ -82,6 +89,9 @@ def snapshot_ingest(
                 height=image.height,
                 size_bytes=len(image.data),
             )
+            # The phone's resume point moves in the same transaction as the row: a reconnecting
+            # socket's hello (resume_from) can never see the stored frame without it, or the reverse.
+            _device_resume_point_raise(device_id=device_id, seq=seq)
             from .tasks import analyse_snapshot, upload_spooled_snapshot
 
             enqueue_on_commit(analyse_snapshot, snapshot.pk)

@@ -378,7 +378,8 @@ def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]
     snapshot = media_services.snapshot_ingest(
         device_id=device_id, seq=frame.seq, data=frame.data, captured_at=frame.captured_at
     )
-    services.device_seen(device_id=device_id, acked_seq=frame.seq)
+    # Liveness only: the resume point (last_acked_seq) moved with the stored row, in its transaction.
+    services.device_seen(device_id=device_id)
     return snapshot.pk, duplicate
 
 
