@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.errors import ApplicationError
 from config.taskqueue import enqueue_on_commit
 
 from . import audio, conf, errors, flags, imaging, storage
@@ -130,33 +132,47 @@ def _reference_signature(attempt_id: int) -> Signature | None:
 
 
 def snapshot_analyse(*, snapshot_id: int) -> FrameAnalysis | None:
-    """Analyse one stored snapshot exactly once (re-read under a row lock; a repeat returns early).
+    """Analyse one stored snapshot exactly once (a repeat returns the stored analysis).
+
+    The analysis (storage read, decode, detector: tens of milliseconds) runs outside any
+    transaction; only its result is written, under a row lock that re-checks the snapshot is still
+    pending (two runs of the task may compute; one writes, the other returns what it wrote). Holding
+    the lock during the analysis serialised every other writer behind it: on SQLite, whose
+    IMMEDIATE transactions take the database's single write lock, 30 frames/s of analysis kept the
+    lock busy most of the time and phones' acks queued behind it for seconds.
 
     Storage errors propagate (the task retries them); an undecodable stored file marks the
     snapshot failed. Flags become incidents in the same transaction, so a crash in between leaves
     neither; ``frame_analysed`` is sent after commit.
     """
-    with transaction.atomic():
-        snapshot = (
-            Snapshot.objects.select_for_update().select_related("attempt").filter(pk=snapshot_id).first()
+    snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
+    if snapshot is None:
+        return None
+    if snapshot.analysis_status != Snapshot.Analysis.PENDING:
+        return FrameAnalysis.objects.filter(snapshot=snapshot).first()
+    data = storage.read(snapshot.storage_key)
+    delay = float(conf.get("MEDIA_ANALYSIS_FAULT_DELAY_S"))
+    if delay:
+        time.sleep(delay)
+    report = None
+    try:
+        report = analyse_frame(
+            data,
+            thresholds=conf.thresholds(),
+            detector=conf.detector(),
+            previous=_previous_signatures(snapshot, int(conf.get("MEDIA_PREVIOUS_FRAMES"))),
+            reference=_reference_signature(snapshot.attempt_id),
         )
-        if snapshot is None:
+    except UndecodableImage:
+        report = None  # recorded as failed below
+    with transaction.atomic():
+        locked = Snapshot.objects.select_for_update().select_related("attempt").filter(pk=snapshot_id).first()
+        if locked is None:
             return None
+        snapshot = locked
         if snapshot.analysis_status != Snapshot.Analysis.PENDING:
             return FrameAnalysis.objects.filter(snapshot=snapshot).first()
-        data = storage.read(snapshot.storage_key)
-        delay = float(conf.get("MEDIA_ANALYSIS_FAULT_DELAY_S"))
-        if delay:
-            time.sleep(delay)
-        try:
-            report = analyse_frame(
-                data,
-                thresholds=conf.thresholds(),
-                detector=conf.detector(),
-                previous=_previous_signatures(snapshot, int(conf.get("MEDIA_PREVIOUS_FRAMES"))),
-                reference=_reference_signature(snapshot.attempt_id),
-            )
-        except UndecodableImage:
+        if report is None:
             snapshot.analysis_status = Snapshot.Analysis.FAILED
             snapshot.save(update_fields=["analysis_status"])
             logger.warning("snapshot %s could not be decoded for analysis", snapshot.pk)
@@ -291,6 +307,52 @@ def snapshot_access_audit(*, snapshot: Snapshot, user: Any, variant: str, redire
     return True
 
 
+def _audio_validate(*, seq: Any, interval_ms: Any, levels: Any) -> None:
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 2_147_483_647:
+        raise errors.AudioRejected(extra={"field": "seq"})
+    lo, hi = AUDIO_INTERVAL_RANGE_MS
+    if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or not lo <= interval_ms <= hi:
+        raise errors.AudioRejected(extra={"field": "interval_ms", "min": lo, "max": hi})
+    if not isinstance(levels, list | tuple) or not 1 <= len(levels) <= MAX_AUDIO_LEVELS:
+        raise errors.AudioRejected(extra={"field": "levels", "max_items": MAX_AUDIO_LEVELS})
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels):
+        raise errors.AudioRejected(extra={"field": "levels", "problem": "not_numbers"})
+
+
+def _audio_report(*, device_id: int, clamped: list[int], interval_ms: int) -> audio.AudioReport:
+    """Analyse the levels. The latest frame's person count only matters when there is speech (voices
+    while absent), so the query is made only then: most batches are silence."""
+    t = conf.audio_thresholds()
+    report = audio.analyse_levels(clamped, interval_ms=interval_ms, candidate_present=None, t=t)
+    if not report.windows:
+        return report
+    latest = (
+        FrameAnalysis.objects.filter(snapshot__device_id=device_id)
+        .order_by("-snapshot__seq")
+        .values_list("person_count", flat=True)
+    ).first()
+    return audio.analyse_levels(
+        clamped, interval_ms=interval_ms, candidate_present=None if latest is None else latest > 0, t=t
+    )
+
+
+def _audio_incidents(
+    *, batch: AudioBatch, attempt_status: str, raised: list[flags.Flag], started_at: datetime | None
+) -> None:
+    try:
+        with transaction.atomic():
+            flags.incidents_apply(
+                attempt_id=batch.attempt_id,
+                attempt_status=attempt_status,
+                flags=raised,
+                source_kinds=flags.AUDIO_SOURCE_KINDS,
+                seen_at=started_at or batch.received_at,
+                evidence={"messages": [f"audio:{batch.pk}"]} if raised else None,
+            )
+    except Exception:  # noqa: BLE001 - the levels are evidence and are kept regardless
+        logger.exception("incidents for audio batch %s not recorded", batch.pk)
+
+
 def audio_ingest(
     *, device_id: int, seq: int, interval_ms: int, levels: list[float], started_at: datetime | None = None
 ) -> AudioBatch:
@@ -301,30 +363,12 @@ def audio_ingest(
     existing = AudioBatch.objects.filter(device_id=device_id, seq=seq).first()
     if existing is not None:
         return existing
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 2_147_483_647:
-        raise errors.AudioRejected(extra={"field": "seq"})
-    lo, hi = AUDIO_INTERVAL_RANGE_MS
-    if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or not lo <= interval_ms <= hi:
-        raise errors.AudioRejected(extra={"field": "interval_ms", "min": lo, "max": hi})
-    if not isinstance(levels, list | tuple) or not 1 <= len(levels) <= MAX_AUDIO_LEVELS:
-        raise errors.AudioRejected(extra={"field": "levels", "max_items": MAX_AUDIO_LEVELS})
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels):
-        raise errors.AudioRejected(extra={"field": "levels", "problem": "not_numbers"})
+    _audio_validate(seq=seq, interval_ms=interval_ms, levels=levels)
     device = _device_get(device_id)
     if device.revoked_at is not None:
         raise errors.DeviceRevoked()
     clamped = audio.clamp_levels(list(levels))
-    latest = (
-        FrameAnalysis.objects.filter(snapshot__device_id=device_id)
-        .order_by("-snapshot__seq")
-        .values_list("person_count", flat=True)
-    ).first()
-    report = audio.analyse_levels(
-        clamped,
-        interval_ms=interval_ms,
-        candidate_present=None if latest is None else latest > 0,
-        t=conf.audio_thresholds(),
-    )
+    report = _audio_report(device_id=device_id, clamped=clamped, interval_ms=interval_ms)
     try:
         with transaction.atomic():
             batch = AudioBatch.objects.create(
@@ -336,19 +380,133 @@ def audio_ingest(
                 interval_ms=interval_ms,
                 levels=audio.encode_levels(clamped),
             )
-            raised = flags.audio_flags(report.as_dict())
-            try:
-                with transaction.atomic():
-                    flags.incidents_apply(
-                        attempt_id=device.attempt_id,
-                        attempt_status=device.attempt.status,
-                        flags=raised,
-                        source_kinds=flags.AUDIO_SOURCE_KINDS,
-                        seen_at=started_at or batch.received_at,
-                        evidence={"messages": [f"audio:{batch.pk}"]} if raised else None,
-                    )
-            except Exception:  # noqa: BLE001 - the levels are evidence and are kept regardless
-                logger.exception("incidents for audio batch %s not recorded", batch.pk)
+            _audio_incidents(
+                batch=batch,
+                attempt_status=device.attempt.status,
+                raised=flags.audio_flags(report.as_dict()),
+                started_at=started_at,
+            )
     except IntegrityError:
         return AudioBatch.objects.get(device_id=device_id, seq=seq)
     return batch
+
+
+@dataclass(frozen=True)
+class AudioItem:
+    """One audio batch as a phone sent it (the arguments of ``audio_ingest``)."""
+
+    device_id: int
+    seq: int
+    interval_ms: int
+    levels: list[float]
+    started_at: datetime | None = None
+
+
+def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | ApplicationError]:
+    """``audio_ingest`` for many batches (from many sockets) at once, in one transaction.
+
+    Same rules per item: validated, idempotent on (device, seq) (a stored one is returned unchanged),
+    refused for unknown or revoked devices, voices flagged. The answer has one entry per item, in
+    order: the stored row, or the error for that item (the others are stored regardless). A silent
+    batch costs no query of its own (a few queries per call instead of ~6 per batch: at a batch per
+    phone per second this was most of a server's CPU); batches that raise a flag, or whose attempt has
+    an open audio incident to extend or clear, take the one-by-one path inside the same transaction.
+    """
+    from exams.models import Incident
+    from monitor.models import PhoneDevice
+
+    results: list[AudioBatch | ApplicationError | None] = [None] * len(items)
+    valid: list[int] = []
+    for i, item in enumerate(items):
+        try:
+            _audio_validate(seq=item.seq, interval_ms=item.interval_ms, levels=item.levels)
+        except ApplicationError as exc:
+            results[i] = exc
+            continue
+        valid.append(i)
+    device_ids = {items[i].device_id for i in valid}
+    devices = {
+        row[0]: row
+        for row in PhoneDevice.objects.filter(pk__in=device_ids).values_list(
+            "pk", "attempt_id", "revoked_at", "attempt__status"
+        )
+    }
+    wanted = {(items[i].device_id, items[i].seq) for i in valid}
+    stored = {
+        (b.device_id, b.seq): b
+        for b in AudioBatch.objects.filter(device_id__in=device_ids, seq__in={seq for _, seq in wanted})
+        if (b.device_id, b.seq) in wanted
+    }
+    attempt_ids = {row[1] for row in devices.values()}
+    open_audio = set(
+        Incident.objects.filter(
+            attempt_id__in=attempt_ids, kind__in=flags.AUDIO_SOURCE_KINDS, ended_at__isnull=True
+        ).values_list("attempt_id", flat=True)
+    )
+    now = timezone.now()
+    plain: list[tuple[int, AudioBatch]] = []
+    flagged: list[tuple[int, AudioBatch, str, list[flags.Flag], datetime | None]] = []
+    taken: dict[tuple[int, int], int] = {}  # the same (device, seq) twice in one call: one row
+    for i in valid:
+        item = items[i]
+        key = (item.device_id, item.seq)
+        if key in stored:
+            results[i] = stored[key]
+            continue
+        device = devices.get(item.device_id)
+        if device is None:
+            results[i] = errors.DeviceNotFound()
+            continue
+        if device[2] is not None:
+            results[i] = errors.DeviceRevoked()
+            continue
+        if key in taken:
+            continue  # answered below with the first one's row
+        taken[key] = i
+        clamped = audio.clamp_levels(list(item.levels))
+        report = _audio_report(device_id=item.device_id, clamped=clamped, interval_ms=item.interval_ms)
+        raised = flags.audio_flags(report.as_dict())
+        batch = AudioBatch(
+            attempt_id=device[1],
+            device_id=item.device_id,
+            seq=item.seq,
+            started_at=item.started_at,
+            received_at=now,
+            interval_ms=item.interval_ms,
+            levels=audio.encode_levels(clamped),
+        )
+        if raised or device[1] in open_audio:
+            flagged.append((i, batch, device[3], raised, item.started_at))
+        else:
+            plain.append((i, batch))
+    try:
+        with transaction.atomic():
+            AudioBatch.objects.bulk_create([b for _, b in plain])
+            for _i, batch, status, raised, started_at in flagged:
+                batch.save(force_insert=True)
+                _audio_incidents(batch=batch, attempt_status=status, raised=raised, started_at=started_at)
+    except IntegrityError:
+        # Another socket of a device (a superseded one, maybe in another process) stored one of
+        # these seqs meanwhile: fall back to one transaction per batch (each idempotent).
+        return [r if r is not None else _audio_ingest_one_safely(items[i]) for i, r in enumerate(results)]
+    for i, batch in plain:
+        results[i] = batch
+    for i, batch, *_ in flagged:
+        results[i] = batch
+    for i in valid:
+        if results[i] is None:  # a repeat inside this call
+            results[i] = results[taken[(items[i].device_id, items[i].seq)]]
+    return [r for r in results if r is not None]
+
+
+def _audio_ingest_one_safely(item: AudioItem) -> AudioBatch | ApplicationError:
+    try:
+        return audio_ingest(
+            device_id=item.device_id,
+            seq=item.seq,
+            interval_ms=item.interval_ms,
+            levels=list(item.levels),
+            started_at=item.started_at,
+        )
+    except ApplicationError as exc:
+        return exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,14 +26,28 @@ from config.errors import ApplicationError
 from monitor import protocol as p
 from monitor import selectors, services
 from monitor.audio_meter import AudioMeter
+from monitor.writer import writer_for_loop
 
 logger = logging.getLogger(__name__)
 
 
+_db_executor: ThreadPoolExecutor | None = None
+
+
+def db_executor() -> ThreadPoolExecutor:
+    """The process's pool for sockets' ORM work, ``WS_DB_THREADS`` threads (each keeps its own DB
+    connection). Not the loop's default executor: that one is min(32, cores + 4) threads shared with
+    everything else, and its size was an accident rather than a measured choice (docs/reliability.md)."""
+    global _db_executor
+    if _db_executor is None:
+        _db_executor = ThreadPoolExecutor(max_workers=int(settings.WS_DB_THREADS), thread_name_prefix="ws-db")
+    return _db_executor
+
+
 def db(fn: Any) -> Any:
-    """ORM work off the event loop on the thread pool. Channels' default (thread_sensitive) funnels
+    """ORM work off the event loop on the DB pool. Channels' default (thread_sensitive) funnels
     every socket's queries through ONE thread: with 100 sockets the acks queued behind each other."""
-    return database_sync_to_async(fn, thread_sensitive=False)
+    return database_sync_to_async(fn, thread_sensitive=False, executor=db_executor())
 
 
 HELLO_TIMEOUT_SECONDS = 10.0
@@ -236,6 +251,7 @@ class PhoneConsumer(BaseConsumer):
         self.device_id: int = ticket.device_id
         self.attempt_id: int = ticket.attempt_id
         self.last_db_touch = 0.0
+        self.writer = writer_for_loop(db)
         ensure_sweeper()
         # One socket per device: a newer socket of the same phone closes the older one.
         await self.join(p.group_device(self.device_id))
@@ -274,7 +290,8 @@ class PhoneConsumer(BaseConsumer):
             await self.touch()
             await self.send_json(p.heartbeat_ack(server_time=timezone.now()))
         elif isinstance(message, p.PhoneAudio):
-            await db(_audio_ingest)(self.device_id, message)
+            # Group commit with the other sockets' batches (monitor.writer); acked after the commit.
+            await self.writer.audio(_audio_item(self.device_id, message))
             await self.touch()
             await self.send_json(p.audio_ack(seq=message.seq))
             await self.meter_update(message)
@@ -338,11 +355,12 @@ class PhoneConsumer(BaseConsumer):
             )
 
     async def touch(self) -> None:
-        """Record liveness in the database at most every timeout/4 seconds (never per heartbeat)."""
+        """Record liveness in the database at most every timeout/4 seconds (never per heartbeat),
+        with the writer's next group commit (no thread hop, no wait)."""
         now = time.monotonic()
         if now - self.last_db_touch >= float(settings.HEARTBEAT_TIMEOUT_SECONDS) / 4:
             self.last_db_touch = now
-            await db(services.device_seen)(device_id=self.device_id)
+            self.writer.seen(self.device_id)
 
     async def on_silent(self) -> None:
         if self.hello_done:
@@ -383,10 +401,10 @@ def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]
     return snapshot.pk, duplicate
 
 
-def _audio_ingest(device_id: int, message: p.PhoneAudio) -> None:
-    from media_pipeline import services as media_services
+def _audio_item(device_id: int, message: p.PhoneAudio) -> Any:
+    from media_pipeline.services import AudioItem
 
-    media_services.audio_ingest(
+    return AudioItem(
         device_id=device_id,
         seq=message.seq,
         interval_ms=message.interval_ms,

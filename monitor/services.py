@@ -551,3 +551,27 @@ def _event_announce(*, attempt_id: int, kind: str, actor: str, data: dict[str, A
         transaction.on_commit(
             lambda: attempt_changed.send(sender=Attempt, attempt_id=attempt_id, event_ids=ids)
         )
+
+
+# --- Phone traffic recorded in batches (monitor.writer) -------------------------------------------------
+
+
+def devices_seen(*, device_ids: set[int] | list[int]) -> int:
+    """Record liveness of many phones in one statement (the socket throttles each one). Returns rows."""
+    if not device_ids:
+        return 0
+    return PhoneDevice.objects.filter(pk__in=list(device_ids), revoked_at__isnull=True).update(
+        last_seen_at=timezone.now()
+    )
+
+
+def phone_traffic_record(*, audio: list[Any], seen_device_ids: set[int]) -> list[Any]:
+    """One transaction for what many phone sockets sent in the last few milliseconds: their audio
+    batches (media_pipeline.services.audio_ingest_many: one entry per item, the row or its error)
+    and their liveness. One commit (one fsync on SQLite) for hundreds of messages."""
+    from media_pipeline import services as media_services
+
+    with transaction.atomic():
+        results = media_services.audio_ingest_many(items=audio) if audio else []
+        devices_seen(device_ids=seen_device_ids)
+    return results

@@ -162,6 +162,13 @@ WS_MESSAGES_PER_SECOND = float(os.environ.get("WS_MESSAGES_PER_SECOND", "10"))
 WS_MESSAGES_BURST = int(os.environ.get("WS_MESSAGES_BURST", "40"))
 # At most one ``audio`` meter delta per attempt to its proctors every so many seconds (monitor).
 WS_AUDIO_DELTA_INTERVAL_SECONDS = float(os.environ.get("WS_AUDIO_DELTA_INTERVAL_SECONDS", "2"))
+# Phone sockets' audio batches and liveness touches are written together (monitor.writer): one
+# transaction per WS_WRITE_BATCH_MS window or WS_WRITE_BATCH_MAX items; acks follow the commit.
+WS_WRITE_BATCH_MS = float(os.environ.get("WS_WRITE_BATCH_MS", "10"))
+WS_WRITE_BATCH_MAX = int(os.environ.get("WS_WRITE_BATCH_MAX", "500"))
+# Threads for the sockets' ORM work per server process (monitor.consumers.db_executor); measured in
+# docs/reliability.md.
+WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "4"))
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
 MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600
