@@ -12,6 +12,7 @@ import base64
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ def spool_path(key: str) -> Path | None:
 def _fsync_write(path: Path, data: bytes) -> None:
     """Write atomically and durably: temp file, fsync, rename, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per writer: two sockets storing the same bytes (identical frames share their key) at
+    # once must not write one temp file; the last rename wins and both results are identical.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
