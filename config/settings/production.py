@@ -41,7 +41,17 @@ CHANNEL_LAYERS = {
             # redis-py 8 reads with a 5 s socket timeout by default, while channels_redis blocks in
             # BZPOPMIN for up to 5 s: receives then fail with "Timeout reading from socket" and
             # consumers crash (redis-py issue 4091). The read timeout must exceed the blocking pop.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            # max_connections: redis-py's asyncio pool raises MaxConnectionsError at once (it does
+            # not wait) past its default of 100, and a burst of 300 phones connecting or sending
+            # meter deltas crashed consumers with 1011 (benchmarks/load_benchmark.py, production).
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 5,
+                    "max_connections": int(os.environ.get("CHANNEL_LAYER_MAX_CONNECTIONS", "2000")),
+                }
+            ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             # channels_redis drops messages silently past capacity; live deltas are best-effort and
             # everything durable is in the database, so a proctor can always re-sync.
