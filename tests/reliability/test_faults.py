@@ -64,8 +64,12 @@ class ResumingPhone:
                 assert time.monotonic() < deadline, "phone could not reconnect"
                 time.sleep(0.3)
         self.ws = ws
+        # resume_from acknowledges every frame up to it, also one stored just before the connection
+        # died whose own ack was lost with it (docs/protocol.md, resume rules).
         for seq in [s for s in self.frames if s <= hello["resume_from"]]:
             del self.frames[seq]
+            self.acked.append(seq)
+        self.audio_acked.extend(s for s in self.audio if s <= hello["audio_resume_from"])
         self.audio = {s for s in self.audio if s > hello["audio_resume_from"]}
         for seq in sorted(self.frames):
             ws.send(p.build_snapshot_frame(seq=seq, data=self.frames[seq]))
