@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -31,23 +32,37 @@ from monitor.writer import writer_for_loop
 logger = logging.getLogger(__name__)
 
 
-_db_executor: ThreadPoolExecutor | None = None
+_executors: dict[str, ThreadPoolExecutor] = {}
 
 
-def db_executor() -> ThreadPoolExecutor:
-    """The process's pool for sockets' ORM work, ``WS_DB_THREADS`` threads (each keeps its own DB
-    connection). Not the loop's default executor: that one is min(32, cores + 4) threads shared with
-    everything else, and its size was an accident rather than a measured choice (docs/reliability.md)."""
-    global _db_executor
-    if _db_executor is None:
-        _db_executor = ThreadPoolExecutor(max_workers=int(settings.WS_DB_THREADS), thread_name_prefix="ws-db")
-    return _db_executor
+def executor(name: str) -> ThreadPoolExecutor:
+    """The process's thread pools for sockets' blocking work, each with its own DB connections:
+
+    - ``writer`` (1 thread): the group commits of audio and liveness (monitor.writer); they run one
+      at a time anyway and must never queue behind a slow call;
+    - ``media`` (``WS_MEDIA_THREADS``): snapshot ingest, mostly waiting on fsync and S3 (I/O, the
+      GIL is released);
+    - ``db`` (``WS_DB_THREADS``): everything else (tickets, hello, proctors' initial state, commands).
+
+    Not the loop's default executor: that one is min(32, cores + 4) threads shared with everything,
+    and one kind of work (a proctor's initial state of 30 attempts, a slow S3 upload) held up every
+    socket's acks behind it (docs/reliability.md)."""
+    pool = _executors.get(name)
+    if pool is None:
+        size = {"writer": 1, "media": int(settings.WS_MEDIA_THREADS)}.get(name, int(settings.WS_DB_THREADS))
+        pool = _executors[name] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"ws-{name}")
+    return pool
 
 
-def db(fn: Any) -> Any:
-    """ORM work off the event loop on the DB pool. Channels' default (thread_sensitive) funnels
-    every socket's queries through ONE thread: with 100 sockets the acks queued behind each other."""
-    return database_sync_to_async(fn, thread_sensitive=False, executor=db_executor())
+def db(fn: Any, pool: str = "db") -> Any:
+    """ORM work off the event loop on a sized pool (see ``executor``). Channels' default
+    (thread_sensitive) funnels every socket's queries through ONE thread: with 100 sockets the acks
+    queued behind each other."""
+    return database_sync_to_async(fn, thread_sensitive=False, executor=executor(pool))
+
+
+def db_writer(fn: Any) -> Any:
+    return db(fn, "writer")
 
 
 HELLO_TIMEOUT_SECONDS = 10.0
@@ -93,6 +108,18 @@ def ensure_sweeper() -> None:
 
 class BaseConsumer(AsyncWebsocketConsumer):
     role = ""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, minus ``aclose_old_connections()`` before every message. Channels 4.2+
+        hops to its one thread-sensitive worker thread for it, for every frame received and every
+        group push: under load all sockets' messages queued through that single thread (seconds of
+        ack latency; benchmarks/load_benchmark.py). Our consumers never touch the ORM on that thread:
+        all ORM work runs through ``db()``, whose threads close their own stale connections around
+        each call (channels.db.DatabaseSyncToAsync)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
@@ -251,7 +278,7 @@ class PhoneConsumer(BaseConsumer):
         self.device_id: int = ticket.device_id
         self.attempt_id: int = ticket.attempt_id
         self.last_db_touch = 0.0
-        self.writer = writer_for_loop(db)
+        self.writer = writer_for_loop(db_writer)
         ensure_sweeper()
         # One socket per device: a newer socket of the same phone closes the older one.
         await self.join(p.group_device(self.device_id))
@@ -307,12 +334,15 @@ class PhoneConsumer(BaseConsumer):
             return
         frame = p.parse_snapshot_frame(data, max_image_bytes=int(settings.SNAPSHOT_MAX_BYTES))
         try:
-            snapshot_id, duplicate = await db(_snapshot_ingest)(self.device_id, frame)
+            snapshot_id, duplicate = await db(_snapshot_ingest, "media")(self.device_id, frame)
         except ApplicationError as exc:
             # Rejected for good (not an image, too many pixels, ...): the phone drops this seq.
             await self.send_json(p.error(exc.code, exc.message, seq=frame.seq))
             return
+        # Liveness with the writer's next group commit; the resume point (last_acked_seq) moved with
+        # the stored row, in its transaction.
         self.last_db_touch = time.monotonic()
+        self.writer.seen(self.device_id)
         # Only now is the frame durable: the ack is the phone's permission to drop it.
         await self.send_json(p.ack(seq=frame.seq, snapshot_id=snapshot_id, duplicate=duplicate))
 
@@ -388,17 +418,14 @@ def _audio_meter() -> AudioMeter:
 
 def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]:
     from media_pipeline import services as media_services
-    from media_pipeline.models import Snapshot
 
-    # One socket per device handles its frames in order, so this check cannot race with itself;
-    # it only labels the ack (snapshot_ingest is idempotent on (device, seq) either way).
-    duplicate = Snapshot.objects.filter(device_id=device_id, seq=frame.seq).exists()
+    started = timezone.now()
     snapshot = media_services.snapshot_ingest(
         device_id=device_id, seq=frame.seq, data=frame.data, captured_at=frame.captured_at
     )
-    # Liveness only: the resume point (last_acked_seq) moved with the stored row, in its transaction.
-    services.device_seen(device_id=device_id)
-    return snapshot.pk, duplicate
+    # A repeat returns the row stored earlier (snapshot_ingest is idempotent on (device, seq)); its
+    # received_at says so without a query of its own. It only labels the ack.
+    return snapshot.pk, snapshot.received_at < started
 
 
 def _audio_item(device_id: int, message: p.PhoneAudio) -> Any:

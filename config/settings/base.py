@@ -166,8 +166,9 @@ WS_AUDIO_DELTA_INTERVAL_SECONDS = float(os.environ.get("WS_AUDIO_DELTA_INTERVAL_
 # transaction per WS_WRITE_BATCH_MS window or WS_WRITE_BATCH_MAX items; acks follow the commit.
 WS_WRITE_BATCH_MS = float(os.environ.get("WS_WRITE_BATCH_MS", "10"))
 WS_WRITE_BATCH_MAX = int(os.environ.get("WS_WRITE_BATCH_MAX", "500"))
-# Threads for the sockets' ORM work per server process (monitor.consumers.db_executor); measured in
-# docs/reliability.md.
+# Thread pools per server process for the sockets' blocking work (monitor.consumers.executor):
+# snapshot ingest (fsync, S3: mostly waiting) and other ORM work; sized in docs/reliability.md.
+WS_MEDIA_THREADS = int(os.environ.get("WS_MEDIA_THREADS", "8"))
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "4"))
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
