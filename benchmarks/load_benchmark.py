@@ -1,16 +1,26 @@
-"""Load benchmark: N phones and M proctors against one ASGI server process, and the same load against a
-bare ``websockets`` echo server (the Python ceiling). Not a test: it prints a table and JSON.
+"""Load benchmark: N phones and M proctors against ONE ASGI server process, and the same load against a
+bare ``websockets`` echo server (the Python ceiling) in the same run. Not a test: it prints a table
+and JSON.
 
-    .venv/bin/python benchmarks/load_benchmark.py --phones 500 --proctors 5 --duration 40 \
+    # embedded profile (SQLite, in-memory channel layer, in-process analysis, local files)
+    .venv/bin/python benchmarks/load_benchmark.py --phones 1000 --servers daphne,uvicorn,echo
+
+    # production profile: the machine's PostgreSQL (a scratch database, created and dropped here),
+    # a private Redis (channel layer + broker), SeaweedFS S3, one Celery worker analysing frames
+    .venv/bin/python benchmarks/load_benchmark.py --profile production --phones 1000 \
         --servers daphne,uvicorn,echo
 
 Each phone sends one audio batch per second, a 40 KB JPEG every 10 s and a heartbeat every 5 s
-(docs/protocol.md), and measures the ack latency of each. Proctors subscribe to the session and
-timestamp each ``snapshot`` delta: snapshot sent → proctor screen, including storage and analysis.
-Fast path: devices, attempts and single-use WebSocket tickets are created directly in the database
-in bulk (no WeChat login per phone). Profile: embedded settings (in-memory channel layer, in-process
-analysis thread pool, local files) on PostgreSQL (``--database-url``), or SQLite when none is given.
-Server CPU and RSS come from psutil on the server process. Client and server share the machine.
+(docs/protocol.md) and times the ack of each. Phones sit in exam rooms (``--room-size``, one session
+each); proctors subscribe to all rooms between them and time each ``snapshot`` delta: snapshot sent
+→ proctor screen (stored, analysed by the worker, pushed). Fast path: sessions, attempts, devices and
+single-use WebSocket tickets are bulk-created in the database (no WeChat login per phone).
+
+The client is light (pre-built frames, one reader per socket) and can run in several processes
+(``--client-procs``); it still shares the 2 cores with the server, so its CPU is reported too. The
+stable measure is the server's CPU time per ack; the ceiling ratio is echo CPU/ack ÷ server CPU/ack
+(the share of the Python ceiling's capacity one server process reaches). ``--py-spy DIR`` records
+a py-spy profile of the server (flame graph + collapsed stacks) for each run.
 """
 
 from __future__ import annotations
@@ -20,14 +30,17 @@ import asyncio
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import secrets
+import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +69,7 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 """
+WS_MAX = str(1024 * 1024 + 1024 + 4 + 64 * 1024)  # tests/services.WS_MAX_MESSAGE_BYTES
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -65,31 +79,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def jpeg_40kb(i: int) -> bytes:
-    """A 640×480 JPEG of about 40 KB with some texture (a phone photo of a desk, roughly)."""
+def phone_photos(count: int) -> list[bytes]:
+    """640-px JPEGs of ~40 KB of a person in view (the usual frame: analysis passes, no incident),
+    each slightly different so content addressing stores every frame (as with a real camera)."""
     import numpy as np
     from PIL import Image
 
-    rng = np.random.default_rng(i)
-    base = np.linspace(40, 200, 640 * 480 * 3).reshape(480, 640, 3)
-    noise = rng.normal(0, 18, (480, 640, 3))
-    image = Image.fromarray(np.clip(base + noise, 0, 255).astype("uint8"))
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=35)
-    return buf.getvalue()
+    from tests.media_pipeline import images
+
+    base = np.asarray(Image.open(io.BytesIO(images.photo_jpeg("astronaut"))).convert("RGB"), dtype=np.int16)
+    out = []
+    for i in range(count):
+        rng = np.random.default_rng(i)
+        frame = np.clip(base + rng.integers(-6, 7, base.shape), 0, 255).astype("uint8")
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, "JPEG", quality=70)
+        out.append(buf.getvalue())
+    return out
 
 
 # --- fast-path setup in the database --------------------------------------------------------------
 
 
-def setup_database(phones: int, proctors: int) -> tuple[list[str], list[str], int]:
-    """Bulk-create a running session, N attempts with paired devices and phone tickets, M proctors."""
-    import django
-
-    django.setup()
+def setup_database(phones: int, proctors: int, room_size: int) -> tuple[list[str], list[str], list[int]]:
+    """Bulk-create running sessions (rooms), N attempts with paired devices and phone tickets, M proctors."""
     from datetime import timedelta
 
-    from django.core.management import call_command
     from django.utils import timezone
 
     from accounts.models import Candidate, Role, User
@@ -98,14 +113,16 @@ def setup_database(phones: int, proctors: int) -> tuple[list[str], list[str], in
     from monitor import services as monitor_services
     from monitor.models import PhoneDevice, WsTicket
 
-    call_command("migrate", verbosity=0)
     now = timezone.now()
     subject, _ = Subject.objects.get_or_create(code="bench", defaults={"name": "压测", "name_en": "bench"})
-    session = ExamSession.objects.create(
-        subject=subject,
-        level="junior",
-        starts_at=now - timedelta(minutes=5),
-        ends_at=now + timedelta(hours=3),
+    rooms = ExamSession.objects.bulk_create(
+        ExamSession(
+            subject=subject,
+            level="junior",
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=3),
+        )
+        for _ in range(max(1, -(-phones // room_size)))
     )
     tag = secrets.token_hex(3)
     candidates = Candidate.objects.bulk_create(
@@ -119,10 +136,14 @@ def setup_database(phones: int, proctors: int) -> tuple[list[str], list[str], in
         for i in range(phones)
     )
     attempts = Attempt.objects.bulk_create(
-        Attempt(candidate=c, session=session, status="in_progress", started_at=now) for c in candidates
+        Attempt(candidate=c, session=rooms[i // room_size], status="in_progress", started_at=now)
+        for i, c in enumerate(candidates)
     )
     devices = PhoneDevice.objects.bulk_create(
-        PhoneDevice(attempt=a, kind=PhoneDevice.Kind.MINIPROGRAM, last_seen_at=now) for a in attempts
+        # last_seen_at None like a freshly paired phone: the liveness sweep only watches phones that
+        # have connected (a ramp of 2,000 phones is longer than the heartbeat timeout).
+        PhoneDevice(attempt=a, kind=PhoneDevice.Kind.MINIPROGRAM, last_seen_at=None)
+        for a in attempts
     )
     raws = [secrets.token_urlsafe(24) for _ in devices]
     WsTicket.objects.bulk_create(
@@ -139,82 +160,104 @@ def setup_database(phones: int, proctors: int) -> tuple[list[str], list[str], in
     for j in range(proctors):
         user = User.objects.create_user(username=f"bench-{tag}-{j}", password=secrets.token_hex(8))
         role_assign(user=user, role=Role.PROCTOR)
-        session.proctors.add(user)
+        for room in rooms:
+            room.proctors.add(user)
         proctor_tickets.append(monitor_services.ws_ticket_issue(role="proctor", user=user).raw)
-    return raws, proctor_tickets, session.pk
+    return raws, proctor_tickets, [r.pk for r in rooms]
 
 
-# --- the load -------------------------------------------------------------------------------------
+# --- the load (runs in --client-procs processes) ----------------------------------------------------
 
 
 @dataclass
-class Stats:
-    acks: list[float] = field(default_factory=list)  # ms, all kinds
-    snapshot_acks: list[float] = field(default_factory=list)
-    to_proctor: list[float] = field(default_factory=list)
+class ClientStats:
+    acks: list[tuple[float, float]] = field(default_factory=list)  # (received at, ms), all kinds
+    audio_acks: list[tuple[float, float]] = field(default_factory=list)
+    snapshot_acks: list[tuple[float, float]] = field(default_factory=list)
     connected: int = 0
     failures: int = 0
-    sent: dict[tuple[int, int], float] = field(default_factory=dict)  # (attempt_id, seq) → sent at
+    closed_early: dict[str, int] = field(default_factory=dict)  # close code → sockets
+    sent: dict[str, float] = field(default_factory=dict)  # "attempt:seq" → monotonic sent time
+    shown: dict[str, float] = field(default_factory=dict)  # "attempt:seq" → proctor receive time
+    proctor_messages: int = 0
+    cpu_s: float = 0.0
 
 
-async def phone(url: str, image: bytes, duration: float, stats: Stats, stagger: float) -> None:
+ACK_KEYS = {"ack": "s", "audio_ack": "a", "heartbeat_ack": "h"}
+
+
+async def phone(
+    url: str, images: list[bytes], duration: float, stats: ClientStats, stagger: float, every: int
+) -> None:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     await asyncio.sleep(stagger)
+    ws = None
     try:
-        async with connect(url, max_size=2**22, compression=None, open_timeout=60, ping_interval=None) as ws:
-            await ws.send(json.dumps({"type": "hello", "version": 1, "device": {"platform": "bench"}}))
+        ws = await connect(url, max_size=2**22, compression=None, open_timeout=120, ping_interval=None)
+        await ws.send('{"type":"hello","version":1,"device":{"platform":"bench"}}')
+        hello = json.loads(await ws.recv())
+        while hello.get("type") != "hello_ok":
             hello = json.loads(await ws.recv())
-            while hello.get("type") != "hello_ok":
-                hello = json.loads(await ws.recv())
-            attempt_id = int(hello.get("attempt_id", 0))
-            stats.connected += 1
-            pending: dict[tuple[str, int], float] = {}
+        attempt_id = int(hello.get("attempt_id", 0))
+        stats.connected += 1
+        pending: dict[tuple[str, int], float] = {}
 
-            async def reader() -> None:
-                async for raw in ws:
-                    msg = json.loads(raw)
-                    kind = msg.get("type")
-                    key = {"ack": "s", "audio_ack": "a", "heartbeat_ack": "h"}.get(kind)
-                    if key is None:
-                        continue
-                    seq = msg.get("seq", 0) if key != "h" else 0
-                    sent = pending.pop((key, seq), None)
-                    if sent is not None:
-                        ms = (time.perf_counter() - sent) * 1000
-                        stats.acks.append(ms)
-                        if key == "s":
-                            stats.snapshot_acks.append(ms)
-
-            task = asyncio.create_task(reader())
-            start = time.perf_counter()
-            tick = 0
-            offset = secrets.randbelow(10)
-            while time.perf_counter() - start < duration:
-                tick += 1
-                levels = [-45.0 - (tick % 7)] * 10
-                pending[("a", tick)] = time.perf_counter()
-                await ws.send(
-                    json.dumps({"type": "audio", "seq": tick, "interval_ms": 100, "levels": levels})
-                )
-                if tick % 5 == 0:
-                    pending[("h", 0)] = time.perf_counter()
-                    await ws.send(json.dumps({"type": "heartbeat"}))
-                if (tick + offset) % 10 == 0:
-                    seq = (tick + offset) // 10
-                    header = json.dumps({"type": "snapshot", "seq": seq}).encode()
+        async def reader() -> None:
+            async for raw in ws:
+                msg = json.loads(raw)
+                key = ACK_KEYS.get(msg.get("type"))
+                if key is None:
+                    continue
+                sent = pending.pop((key, msg.get("seq", 0) if key != "h" else 0), None)
+                if sent is not None:
                     now = time.perf_counter()
-                    pending[("s", seq)] = now
-                    stats.sent[(attempt_id, seq)] = now
-                    await ws.send(struct.pack("!I", len(header)) + header + image)
-                await asyncio.sleep(1.0)
-            await asyncio.sleep(2.0)  # late acks
-            task.cancel()
-    except Exception:  # noqa: BLE001 - counted, reported
+                    ack = (now, (now - sent) * 1000)
+                    stats.acks.append(ack)
+                    if key != "h":
+                        (stats.snapshot_acks if key == "s" else stats.audio_acks).append(ack)
+
+        task = asyncio.create_task(reader())
+        start = time.perf_counter()
+        tick = 0
+        offset = secrets.randbelow(every or 1)
+        audio_tail = ',"interval_ms":100,"levels":[' + ",".join(["-45.5"] * 10) + "]}"
+        while time.perf_counter() - start < duration and not task.done():
+            tick += 1
+            pending[("a", tick)] = time.perf_counter()
+            await ws.send('{"type":"audio","seq":' + str(tick) + audio_tail)
+            if tick % 5 == 0:
+                pending[("h", 0)] = time.perf_counter()
+                await ws.send('{"type":"heartbeat"}')
+            if every and (tick + offset) % every == 0:
+                seq = (tick + offset) // every
+                header = b'{"type":"snapshot","seq":' + str(seq).encode() + b"}"
+                now = time.perf_counter()
+                pending[("s", seq)] = now
+                stats.sent[f"{attempt_id}:{seq}"] = now
+                image = images[(attempt_id * 7 + seq) % len(images)]
+                await ws.send(struct.pack("!I", len(header)) + header + image)
+            await asyncio.sleep(1.0 - (time.perf_counter() - start) % 1.0)
+        if task.done():  # the server closed the socket before the end
+            rcvd = ws.protocol.close_rcvd
+            code = str(rcvd.code) if rcvd is not None else "no close frame"
+            stats.closed_early[code] = stats.closed_early.get(code, 0) + 1
+            return
+        await asyncio.sleep(2.0)  # late acks
+        task.cancel()
+    except ConnectionClosed as exc:
+        code = str(exc.rcvd.code) if exc.rcvd is not None else "no close frame"
+        stats.closed_early[code] = stats.closed_early.get(code, 0) + 1
+    except Exception as exc:  # noqa: BLE001 - counted, reported
         stats.failures += 1
+        stats.closed_early[type(exc).__name__] = stats.closed_early.get(type(exc).__name__, 0) + 1
+    finally:
+        if ws is not None:
+            await ws.close()
 
 
-async def proctor(url: str, session_id: int, duration: float, stats: Stats) -> None:
+async def proctor(url: str, session_ids: list[int], duration: float, stats: ClientStats) -> None:
     from websockets.asyncio.client import connect
     from websockets.typing import Origin
 
@@ -223,153 +266,310 @@ async def proctor(url: str, session_id: int, duration: float, stats: Stats) -> N
             url,
             max_size=2**24,
             compression=None,
-            open_timeout=60,
+            open_timeout=120,
             ping_interval=None,
             origin=Origin("http://127.0.0.1"),
         ) as ws:
-            await ws.send(json.dumps({"type": "hello", "version": 1}))
-            await ws.send(json.dumps({"type": "subscribe", "session_id": session_id}))
-            end = time.perf_counter() + duration + 5
+            await ws.send('{"type":"hello","version":1}')
+            for sid in session_ids:
+                await ws.send(json.dumps({"type": "subscribe", "session_id": sid}))
+            end = time.perf_counter() + duration + 25
             beat = time.perf_counter()
             while time.perf_counter() < end:
                 if time.perf_counter() - beat > 4:  # the server closes silent sockets (4006)
                     beat = time.perf_counter()
-                    await ws.send(json.dumps({"type": "heartbeat"}))
+                    await ws.send('{"type":"heartbeat"}')
                 try:
                     raw = await asyncio.wait_for(ws.recv(), timeout=2)
                 except TimeoutError:
                     continue
-                msg = json.loads(raw)
-                if msg.get("type") == "snapshot":
-                    sent = stats.sent.get((msg["attempt_id"], msg["seq"]))
-                    if sent is not None:
-                        stats.to_proctor.append((time.perf_counter() - sent) * 1000)
-    except Exception:  # noqa: BLE001
+                stats.proctor_messages += 1
+                if '"snapshot"' in raw[:40]:
+                    msg = json.loads(raw)
+                    if msg.get("type") == "snapshot":
+                        stats.shown[f"{msg['attempt_id']}:{msg['seq']}"] = time.perf_counter()
+    except Exception as exc:  # noqa: BLE001 - counted, reported
         stats.failures += 1
+        name = f"proctor {type(exc).__name__} {getattr(getattr(exc, 'rcvd', None), 'code', '')}"
+        stats.closed_early[name] = stats.closed_early.get(name, 0) + 1
 
 
-def start_server(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    size = str(1024 * 1024 + 1024 + 4 + 64 * 1024)
+def client_process(job: dict[str, Any]) -> dict[str, Any]:
+    """One client process: its share of phones (and proctors). Returns ClientStats as a dict."""
+    import resource
+
+    stats = ClientStats()
+    images = job["images"]
+    rusage0 = resource.getrusage(resource.RUSAGE_SELF)
+
+    async def drive() -> None:
+        tasks = [proctor(url, rooms, job["duration"], stats) for url, rooms in job["proctors"]]
+        n, ramp = len(job["phones"]), job["ramp"]
+        tasks += [
+            phone(url, images, job["duration"], stats, ramp * i / max(1, n), job["every"])
+            for i, url in enumerate(job["phones"])
+        ]
+        await asyncio.gather(*tasks)
+
+    asyncio.run(drive())
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    stats.cpu_s = (r.ru_utime + r.ru_stime) - (rusage0.ru_utime + rusage0.ru_stime)
+    return asdict(stats)
+
+
+# --- servers and services --------------------------------------------------------------------------
+
+
+def start_server(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     if kind == "daphne":
         args = [
-            str(VENV_BIN / "daphne"),
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket-max-message-size",
-            size,
-            "--websocket-max-frame-size",
-            size,
+            str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+            "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX,
             "config.asgi:application",
-        ]
+        ]  # fmt: skip
     elif kind == "uvicorn":
         args = [
-            str(VENV_BIN / "uvicorn"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--ws-max-size",
-            size,
-            "--ws-per-message-deflate",
-            "false",
-            "config.asgi:application",
-        ]
+            str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--log-level",
+            "warning", "--no-access-log", "--ws", "websockets", "--ws-max-size", WS_MAX,
+            "--ws-per-message-deflate", "false", "--lifespan", "off", "config.asgi:application",
+        ]  # fmt: skip
     else:
         args = [sys.executable, "-c", ECHO_SERVER, str(port)]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = open(log, "ab")  # noqa: SIM115 - the child owns it
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     import socket
 
-    for _ in range(300):
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{kind} exited; see {log}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{kind} did not start")
+    raise RuntimeError(f"{kind} did not start; see {log}")
 
 
-def run_one(kind: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+class Profile:
+    """The server environment: embedded (SQLite or --database-url) or production (real services)."""
+
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.kind, self.work = args.profile, work
+        self.started: list[Any] = []
+        self.worker: Any = None
+        self.scratch_db = ""
+        if self.kind == "embedded":
+            self.env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "config.settings.embedded",
+                "MONITOR_DATA_DIR": str(work / "data"),
+                "DATABASE_URL": args.database_url or f"sqlite:///{work}/bench.sqlite3",
+                "DJANGO_DEBUG": "0",
+            }
+        else:
+            from tests import harness, services
+
+            env, self.started = harness.production_env(work)
+            base = services.ensure_postgres()
+            self.scratch_db = f"bench_{secrets.token_hex(4)}"
+            self._psql(base, f'CREATE DATABASE "{self.scratch_db}"')
+            env.pop("DATABASE_TEST_NAME", None)
+            env["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + self.scratch_db
+            self.base_url = base
+            self.env = env
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        if self.kind == "production":
+            from tests import services
+
+            self.worker = services.start_celery_worker(
+                self.env, log_dir=work, concurrency=args.worker_concurrency
+            )
+
+    @staticmethod
+    def _psql(url: str, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def close(self) -> None:
+        from django.db import connections
+
+        connections.close_all()
+        if self.worker is not None:
+            self.worker.stop()
+        for proc in self.started:
+            proc.stop()
+        if self.scratch_db:
+            self._psql(self.base_url, f'DROP DATABASE IF EXISTS "{self.scratch_db}" WITH (FORCE)')
+
+
+def cpu_of(proc: Any) -> float:
+    """CPU seconds of a process and its live children (a Celery worker's prefork pool)."""
+    if proc is None:
+        return 0.0
+    total = 0.0
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            t = p.cpu_times()
+            total += float(t.user + t.system)
+    except Exception:  # noqa: BLE001 - a process ended meanwhile
+        pass
+    return total
+
+
+def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dict[str, Any]:
     import psutil
 
-    phone_tickets, proctor_tickets, session_id = (
-        setup_database(args.phones, args.proctors) if kind != "echo" else ([""] * args.phones, [], 0)
-    )
+    phone_tickets: list[str]
+    proctor_tickets: list[str]
+    rooms: list[int]
+    if kind == "echo":
+        phone_tickets, proctor_tickets, rooms = [""] * args.phones, [], []
+        env = dict(os.environ)
+    else:
+        assert profile is not None
+        phone_tickets, proctor_tickets, rooms = setup_database(args.phones, args.proctors, args.room_size)
+        env = profile.env
     port = 20000 + secrets.randbelow(20000)
-    server = start_server(kind, port, env)
+    server = start_server(kind, port, env, Path(args.work) / f"{kind}.log")
     ps = psutil.Process(server.pid)
-    time.sleep(1.0)
+    worker_ps = (
+        psutil.Process(profile.worker.popen.pid) if profile and profile.worker and kind != "echo" else None
+    )
+    time.sleep(1.5)
     rss_idle = ps.memory_info().rss
-    images = [jpeg_40kb(i) for i in range(8)]
-    stats = Stats()
+    ws_base = f"ws://127.0.0.1:{port}"
+    # Jobs: phones split across client processes; proctors (each subscribed to a share of the rooms)
+    # in the first one.
+    procs = max(1, args.client_procs)
+    ramp = min(30.0, args.phones / 80)
+    images = phone_photos(64)
+    jobs: list[dict[str, Any]] = [
+        {
+            "phones": [],
+            "proctors": [],
+            "duration": args.duration,
+            "ramp": ramp,
+            "images": images,
+            "every": args.snapshot_every,
+        }
+        for _ in range(procs)
+    ]
+    for i, t in enumerate(phone_tickets):
+        jobs[i % procs]["phones"].append(f"{ws_base}/ws/phone/?ticket={t}")
+    for j, t in enumerate(proctor_tickets):
+        jobs[0]["proctors"].append((f"{ws_base}/ws/proctor/?ticket={t}", rooms[j :: len(proctor_tickets)]))
+    profiler = None
+    profiler_args: list[str] = []
+    load0 = load1 = (0.0, 0.0, 0.0)
+    # The steady state: every phone connected (ramp + slack) until the first phones stop. Connecting
+    # (tickets, hello, proctors' initial state) is a one-off cost reported apart (connect_cpu_s).
+    window = (ramp + 8.0, args.duration)
+    if window[1] - window[0] < 10:
+        raise SystemExit(f"--duration must be at least {ramp + 18:.0f} s for {args.phones} phones")
+    if args.py_spy and kind != "echo":  # recorded during the steady window
+        out = Path(args.py_spy)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"{kind}-{args.profile}-{args.phones}"
+        profiler_args = [
+            str(VENV_BIN / "py-spy"), "record", "--pid", str(server.pid), "--rate", "50", "--format",
+            "raw", "-o", f"{stem}.txt", "--duration", str(int(window[1] - window[0])), "--nonblocking",
+            "--threads",
+        ]  # fmt: skip
 
-    async def drive() -> None:
-        ws_base = f"ws://127.0.0.1:{port}"
-        tasks = [
-            proctor(f"{ws_base}/ws/proctor/?ticket={t}", session_id, args.duration, stats)
-            for t in proctor_tickets
-        ]
-        ramp = min(20.0, args.phones / 100)
-        tasks += [
-            phone(
-                f"{ws_base}/ws/phone/?ticket={t}",
-                images[i % len(images)],
-                args.duration,
-                stats,
-                ramp * i / max(1, args.phones),
-            )
-            for i, t in enumerate(phone_tickets)
-        ]
-        await asyncio.gather(*tasks)
-
-    cpu0 = sum(ps.cpu_times()[:2])
     t0 = time.perf_counter()
+    cpu0 = cpu_of(ps)
     rss_peak = 0
-    loop = asyncio.new_event_loop()
-
-    async def watch() -> None:
-        nonlocal rss_peak
-        while True:
+    marks: dict[str, tuple[float, float, float]] = {}  # (time, server cpu, worker cpu)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(procs) as pool:
+        pending = pool.map_async(client_process, jobs)
+        while not pending.ready():
             rss_peak = max(rss_peak, ps.memory_info().rss)
-            await asyncio.sleep(1)
-
-    async def main() -> None:
-        watcher = asyncio.create_task(watch())
-        await drive()
-        watcher.cancel()
-
-    loop.run_until_complete(main())
-    wall = time.perf_counter() - t0
-    cpu = sum(ps.cpu_times()[:2]) - cpu0
+            now = time.perf_counter() - t0
+            for name, at in (("start", window[0]), ("end", window[1])):
+                if name not in marks and now >= at:
+                    marks[name] = (time.perf_counter(), cpu_of(ps), cpu_of(worker_ps) if worker_ps else 0.0)
+                    if name == "start":
+                        load0 = os.getloadavg()
+                        if args.py_spy and kind != "echo":
+                            profiler = subprocess.Popen(
+                                profiler_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                            )
+                    else:
+                        load1 = os.getloadavg()
+            pending.wait(0.25)
+        parts = pending.get()
+    (ta, cpu_a, wcpu_a), (tb, cpu_b, wcpu_b) = marks["start"], marks["end"]
+    wall = tb - ta
+    cpu, wcpu = cpu_b - cpu_a, wcpu_b - wcpu_a
+    connect_cpu = cpu_a - cpu0
+    if profiler is not None:
+        profiler.wait(timeout=120)
     server.terminate()
     try:
         server.wait(timeout=20)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(timeout=10)
+
+    s = ClientStats()
+    closed: Counter[str] = Counter()
+    client_cpu = 0.0
+    for part in parts:
+        s.acks += part["acks"]
+        s.audio_acks += part["audio_acks"]
+        s.snapshot_acks += part["snapshot_acks"]
+        s.connected += part["connected"]
+        s.failures += part["failures"]
+        closed.update(part["closed_early"])
+        s.sent.update(part["sent"])
+        s.shown.update(part["shown"])
+        s.proctor_messages += part["proctor_messages"]
+        client_cpu += part["cpu_s"]
+
+    def in_window(pairs: list[tuple[float, float]]) -> list[float]:
+        return [ms for at, ms in pairs if ta <= at < tb]
+
+    acks, audio_acks, snapshot_acks = in_window(s.acks), in_window(s.audio_acks), in_window(s.snapshot_acks)
+    sent_in_window = {k: v for k, v in s.sent.items() if ta <= v < tb}
+    to_proctor = [(s.shown[k] - sent) * 1000 for k, sent in sent_in_window.items() if k in s.shown]
     return {
         "server": kind,
+        "profile": args.profile if kind != "echo" else "-",
         "phones": args.phones,
-        "connected": stats.connected,
-        "failures": stats.failures,
-        "acks": len(stats.acks),
-        "acks_per_s": round(len(stats.acks) / wall, 1),
-        "ack_p50_ms": round(percentile(stats.acks, 0.50), 1),
-        "ack_p99_ms": round(percentile(stats.acks, 0.99), 1),
-        "snapshot_ack_p99_ms": round(percentile(stats.snapshot_acks, 0.99), 1),
-        "snapshot_to_proctor_p50_ms": round(percentile(stats.to_proctor, 0.50), 1),
-        "snapshot_to_proctor_p95_ms": round(percentile(stats.to_proctor, 0.95), 1),
-        "proctor_deliveries": len(stats.to_proctor),
+        "connected": s.connected,
+        "closed_early": sum(closed.values()),
+        "closed_codes": dict(closed),
+        "window_s": round(wall, 1),
+        "acks_total": len(s.acks),
+        "acks": len(acks),
+        "acks_per_s": round(len(acks) / wall, 1),
+        "ack_p50_ms": round(percentile(acks, 0.50), 1),
+        "ack_p99_ms": round(percentile(acks, 0.99), 1),
+        "audio_ack_p99_ms": round(percentile(audio_acks, 0.99), 1),
+        "snapshot_ack_p50_ms": round(percentile(snapshot_acks, 0.50), 1),
+        "snapshot_ack_p99_ms": round(percentile(snapshot_acks, 0.99), 1),
+        "snapshots_sent": len(sent_in_window),
+        "snapshots_shown": len(to_proctor),
+        "snapshot_to_proctor_p50_ms": round(percentile(to_proctor, 0.50), 1),
+        "snapshot_to_proctor_p95_ms": round(percentile(to_proctor, 0.95), 1),
+        "proctor_messages": s.proctor_messages,
         "server_cpu_pct": round(100 * cpu / wall, 1),
-        "server_cpu_ms_per_ack": round(1000 * cpu / max(1, len(stats.acks)), 3),
-        "rss_per_connection_kb": round((rss_peak - rss_idle) / 1024 / max(1, stats.connected), 1),
+        "server_cpu_ms_per_ack": round(1000 * cpu / max(1, len(acks)), 3),
+        "connect_cpu_s": round(connect_cpu, 1),
+        "worker_cpu_pct": round(100 * wcpu / wall, 1),
+        "client_cpu_pct": round(100 * client_cpu / wall, 1),
+        "rss_per_connection_kb": round((rss_peak - rss_idle) / 1024 / max(1, s.connected), 1),
         "rss_peak_mb": round(rss_peak / 2**20, 1),
+        "load_avg_before_after": [round(load0[0], 2), round(load1[0], 2)],
     }
 
 
@@ -378,43 +578,42 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--phones", type=int, default=500)
-    parser.add_argument("--proctors", type=int, default=5)
-    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--proctors", type=int, default=3)
+    parser.add_argument("--room-size", type=int, default=30, help="candidates per exam session")
+    parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--servers", default="daphne,uvicorn,echo")
+    parser.add_argument("--profile", choices=["embedded", "production"], default="embedded")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+    parser.add_argument("--client-procs", type=int, default=1)
+    parser.add_argument(
+        "--snapshot-every", type=int, default=10, help="seconds between a phone's frames (0: none)"
+    )
+    parser.add_argument("--worker-concurrency", type=int, default=1)
+    parser.add_argument("--py-spy", default="", help="directory for py-spy profiles of the server")
+    parser.add_argument("--json-out", default="", help="append the results (JSON lines) here")
     args = parser.parse_args()
+    args.work = tempfile.mkdtemp(prefix="bench-")
 
-    data_dir = tempfile.mkdtemp(prefix="bench-data-")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.embedded",
-        "MONITOR_DATA_DIR": data_dir,
-        "DATABASE_URL": args.database_url or f"sqlite:///{data_dir}/bench.sqlite3",
-        "DJANGO_DEBUG": "0",
-        "WS_MESSAGES_PER_SECOND": "10",
-    }
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "MONITOR_DATA_DIR", "DATABASE_URL")})
-    results = [run_one(kind, args, env) for kind in args.servers.split(",")]
+    servers = args.servers.split(",")
+    profile = Profile(args, Path(args.work)) if any(k != "echo" for k in servers) else None
+    try:
+        results = [run_one(kind, args, profile) for kind in servers]
+    finally:
+        if profile is not None:
+            profile.close()
     echo = next((r for r in results if r["server"] == "echo"), None)
     print(
-        f"\n{os.cpu_count()} cores; client and server on the same machine; {args.phones} phones, "
-        f"{args.proctors} proctors, {args.duration:.0f} s"
+        f"\n{os.cpu_count()} cores shared by client and server; {args.phones} phones in rooms of "
+        f"{args.room_size}, {args.proctors} proctors, {args.duration:.0f} s, profile {args.profile}"
     )
     cols = [
-        "server",
-        "connected",
-        "failures",
-        "acks_per_s",
-        "ack_p50_ms",
-        "ack_p99_ms",
-        "snapshot_ack_p99_ms",
-        "snapshot_to_proctor_p95_ms",
-        "server_cpu_pct",
-        "server_cpu_ms_per_ack",
-        "rss_per_connection_kb",
-    ]
-    print("| " + " | ".join(cols) + " | ceiling ratio |")
-    print("|" + "---|" * (len(cols) + 1))
+        "server", "profile", "connected", "closed_early", "acks_per_s", "ack_p50_ms", "ack_p99_ms",
+        "snapshot_ack_p99_ms", "snapshot_to_proctor_p50_ms", "snapshot_to_proctor_p95_ms",
+        "server_cpu_pct", "server_cpu_ms_per_ack", "rss_per_connection_kb", "client_cpu_pct",
+        "worker_cpu_pct", "load_avg_before_after",
+    ]  # fmt: skip
+    print("| " + " | ".join(cols) + " | throughput ratio | ceiling ratio (CPU) |")
+    print("|" + "---|" * (len(cols) + 2))
     for r in results:
         # Capacity ∝ 1 / CPU per ack: the share of the echo server's capacity this server reaches.
         ratio = (
@@ -422,8 +621,16 @@ def main() -> int:
             if echo and r["server_cpu_ms_per_ack"]
             else 0
         )
-        print("| " + " | ".join(str(r[c]) for c in cols) + f" | {ratio:.2f} |")
+        tput = r["acks_per_s"] / echo["acks_per_s"] if echo and echo["acks_per_s"] else 0
+        r["throughput_ratio"], r["ceiling_ratio"] = round(tput, 3), round(ratio, 3)
+        print("| " + " | ".join(str(r[c]) for c in cols) + f" | {tput:.2f} | {ratio:.3f} |")
     print(json.dumps(results, indent=1))
+    if args.json_out:
+        with open(args.json_out, "a") as fh:
+            for r in results:
+                fh.write(json.dumps(r) + "\n")
+    shutil.rmtree(Path(args.work) / "data", ignore_errors=True)  # logs stay for reading
+    print(f"logs: {args.work}")
     return 0
 
 

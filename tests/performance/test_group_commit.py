@@ -25,7 +25,7 @@ from monitor.writer import PhoneTrafficWriter
 from tests.exams.helpers import make_attempt, start_attempt
 from tests.media_pipeline import images
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]  # SQLite and PostgreSQL
 
 SILENCE = [-60.0] * 10
 NEAR, FAR = [-25.0] * 10, [-38.0] * 10

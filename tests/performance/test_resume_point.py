@@ -20,6 +20,8 @@ from monitor.models import PhoneDevice
 from tests.exams.helpers import make_attempt
 from tests.media_pipeline import images
 
+pytestmark = pytest.mark.integration  # SQLite and PostgreSQL
+
 
 @pytest.fixture
 def device(db: None) -> PhoneDevice:
