@@ -42,14 +42,20 @@ def executor(name: str) -> ThreadPoolExecutor:
       at a time anyway and must never queue behind a slow call;
     - ``media`` (``WS_MEDIA_THREADS``): snapshot ingest, mostly waiting on fsync and S3 (I/O, the
       GIL is released);
-    - ``db`` (``WS_DB_THREADS``): everything else (tickets, hello, proctors' initial state, commands).
+    - ``proctor`` (``WS_PROCTOR_THREADS``): proctors' tickets, initial state and commands, so a storm
+      of phones connecting (ticket, hello, pushes) never holds up the console;
+    - ``db`` (``WS_DB_THREADS``): everything else (phones' and desktops' tickets, hello, events).
 
     Not the loop's default executor: that one is min(32, cores + 4) threads shared with everything,
     and one kind of work (a proctor's initial state of 30 attempts, a slow S3 upload) held up every
     socket's acks behind it (docs/reliability.md)."""
     pool = _executors.get(name)
     if pool is None:
-        size = {"writer": 1, "media": int(settings.WS_MEDIA_THREADS)}.get(name, int(settings.WS_DB_THREADS))
+        size = {
+            "writer": 1,
+            "media": int(settings.WS_MEDIA_THREADS),
+            "proctor": int(settings.WS_PROCTOR_THREADS),
+        }.get(name, int(settings.WS_DB_THREADS))
         pool = _executors[name] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"ws-{name}")
     return pool
 
@@ -63,6 +69,10 @@ def db(fn: Any, pool: str = "db") -> Any:
 
 def db_writer(fn: Any) -> Any:
     return db(fn, "writer")
+
+
+def db_proctor(fn: Any) -> Any:
+    return db(fn, "proctor")
 
 
 HELLO_TIMEOUT_SECONDS = 10.0
@@ -132,6 +142,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
             float(settings.WS_MESSAGES_PER_SECOND), int(settings.WS_MESSAGES_BURST), now
         )
         self.last_rx = now
+        self.busy = 0
         self.opened = now
         self.watchdog: asyncio.Task[None] | None = None
         # Accept first so a refusal can carry a close code the client sees (a 403 handshake cannot).
@@ -181,6 +192,14 @@ class BaseConsumer(AsyncWebsocketConsumer):
             return
         now = time.monotonic()
         self.last_rx = now
+        self.busy += 1
+        try:
+            await self.handle(now, text_data, bytes_data)
+        finally:
+            self.busy -= 1
+            self.last_rx = time.monotonic()
+
+    async def handle(self, now: float, text_data: str | None, bytes_data: bytes | None) -> None:
         if not self.bucket.take(now):
             self.rate_drops += 1
             await self.send_json(p.error(p.ErrorCode.RATE_LIMITED, "too many messages; slow down"))
@@ -248,7 +267,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
                 await self.send_json(p.error(p.ErrorCode.HELLO_REQUIRED, "no hello received"))
                 await self.shut(p.CloseCode.HELLO_REQUIRED)
                 return
-            if now - self.last_rx > timeout:
+            if now - self.last_rx > timeout and not self.busy:
+                # Not while a message is being handled: the frames behind it wait in this socket's
+                # queue, so a slow server (storage, database) is not taken for a silent phone.
                 await self.on_silent()
                 await self.shut(p.CloseCode.HEARTBEAT_TIMEOUT)
                 return
@@ -538,7 +559,7 @@ class ProctorConsumer(BaseConsumer):
     async def authenticate(self) -> None:
         raw = self.query_ticket()
         if raw:
-            ticket = await db(services.ws_ticket_consume)(raw=raw, role="proctor")
+            ticket = await db_proctor(services.ws_ticket_consume)(raw=raw, role="proctor")
             self.user = ticket.user
         else:
             user = self.scope.get("user")
@@ -547,7 +568,7 @@ class ProctorConsumer(BaseConsumer):
                     code="not_authenticated", http_status=401, message="log in or use a ticket"
                 )
             self.user = user
-        allowed = await db(_is_proctor)(self.user)
+        allowed = await db_proctor(_is_proctor)(self.user)
         if not allowed:
             raise ApplicationError(code="forbidden", http_status=403, message="proctor role required")
         self.subscribed: set[int] = set()
@@ -562,14 +583,14 @@ class ProctorConsumer(BaseConsumer):
             # Join first, then read: a change in between arrives as a delta rather than being missed.
             group = p.group_session_proctors(message.session_id)
             try:
-                await db(_check_session)(self.user, message.session_id)
+                await db_proctor(_check_session)(self.user, message.session_id)
             except ApplicationError as exc:
                 await self.send_json(p.error(p.ErrorCode.FORBIDDEN, exc.message))
                 return
             if message.session_id not in self.subscribed:
                 await self.join(group)
                 self.subscribed.add(message.session_id)
-            info, attempts = await db(selectors.session_live_state)(
+            info, attempts = await db_proctor(selectors.session_live_state)(
                 user=self.user, session_id=message.session_id
             )
             await self.send_json(p.session_state(session=info, attempts=attempts))
@@ -587,7 +608,7 @@ class ProctorConsumer(BaseConsumer):
     async def command(self, message: Any) -> None:
         data = message.model_dump(exclude={"type", "attempt_id", "request_id"}, exclude_defaults=True)
         try:
-            await db(services.proctor_command)(
+            await db_proctor(services.proctor_command)(
                 user=self.user, attempt_id=message.attempt_id, kind=message.type, data=data
             )
         except ApplicationError as exc:

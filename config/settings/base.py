@@ -168,8 +168,9 @@ WS_WRITE_BATCH_MS = float(os.environ.get("WS_WRITE_BATCH_MS", "10"))
 WS_WRITE_BATCH_MAX = int(os.environ.get("WS_WRITE_BATCH_MAX", "500"))
 # Thread pools per server process for the sockets' blocking work (monitor.consumers.executor):
 # snapshot ingest (fsync, S3: mostly waiting) and other ORM work; sized in docs/reliability.md.
-WS_MEDIA_THREADS = int(os.environ.get("WS_MEDIA_THREADS", "8"))
-WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "4"))
+WS_MEDIA_THREADS = int(os.environ.get("WS_MEDIA_THREADS", "16"))
+WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "8"))
+WS_PROCTOR_THREADS = int(os.environ.get("WS_PROCTOR_THREADS", "4"))
 SNAPSHOT_MAX_BYTES = 1_048_576
 SNAPSHOT_MAX_PIXELS = 4096 * 4096
 MINIPROGRAM_TOKEN_TTL_SECONDS = 7 * 24 * 3600
