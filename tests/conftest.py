@@ -82,7 +82,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in the test thread while it is open, so
+# later tests of other modules that call asyncio.run() would fail if the browser outlived its module.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright (its own browser download is impossible here)."""
     from playwright.sync_api import sync_playwright
@@ -93,14 +95,18 @@ def chromium() -> Iterator[Any]:
     # Playwright's sync API keeps an event loop running in the test thread for the rest of the session;
     # tests' own ORM calls (and the test database teardown) are plain synchronous code, so Django's
     # async-safety check would refuse them. Child servers never inherit this (see ``server_env``).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=executable,
-            args=CHROMIUM_ARGS,
-        )
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
