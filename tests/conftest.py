@@ -28,9 +28,8 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
-def server_env(transactional_db: Any, tmp_path: Path) -> dict[str, str]:
-    """Environment for a child process (daphne, Celery worker) that shares this test's database."""
+def child_env() -> dict[str, str]:
+    """Environment for a child process (daphne, Celery worker) that shares the test database."""
     db = connection.settings_dict
     env = dict(os.environ)
     if is_production_profile():
@@ -48,6 +47,12 @@ def server_env(transactional_db: Any, tmp_path: Path) -> dict[str, str]:
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env["WECHAT_API_BASE_URL"] = settings.WECHAT_API_BASE_URL
     return env
+
+
+@pytest.fixture
+def server_env(transactional_db: Any, tmp_path: Path) -> dict[str, str]:
+    """Environment for a child process (daphne, Celery worker) that shares this test's database."""
+    return child_env()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ tests (each test still runs in its own flushed, transactional database).
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,32 +16,11 @@ from typing import Any
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 
 from tests import services
-from tests.conftest import is_production_profile
+from tests.conftest import child_env
 from tests.monitor.conftest import start_server
 from tests.monitor.test_realtime import Api
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a server process sharing the test database (as ``server_env`` builds it)."""
-    db = connection.settings_dict
-    env = dict(os.environ)
-    if is_production_profile():
-        user = db.get("USER") or "postgres"
-        env["DATABASE_URL"] = (
-            f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-        env.pop("DATABASE_TEST_NAME", None)
-    else:
-        env["DJANGO_SETTINGS_MODULE"] = "config.settings.embedded"
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-        env["DJANGO_DEBUG"] = "0"
-    env["MONITOR_DATA_DIR"] = str(settings.DATA_DIR)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env["WECHAT_API_BASE_URL"] = settings.WECHAT_API_BASE_URL
-    return env
 
 
 @pytest.fixture(scope="module")
