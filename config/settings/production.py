@@ -65,7 +65,14 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# A task a dead worker held is redelivered after visibility_timeout. kombu 5.7 sweeps for such
+# tasks every unacked_restore_interval x unacked_restore_throttle seconds (10 x 10 by default), so
+# the sweep is made explicit: a lost task is back in the queue within ~330 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 300,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 3,
+}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "monitor")
 
 AWS_S3_ENDPOINT_URL = required("S3_ENDPOINT_URL")
