@@ -106,11 +106,20 @@ def snapshot_ingest(
 
 
 def snapshot_upload_spooled(*, snapshot_id: int) -> bool:
-    """Upload a snapshot kept in the local spool while S3 was down (idempotent)."""
+    """Put a spooled snapshot into evidence storage and mark it uploaded (idempotent).
+
+    No spool file means an identical frame's upload took it (one key, one file) — or this worker
+    cannot see the spool of the host that stored it. Only the first is checked for and trusted:
+    the row is marked uploaded only when storage really holds the object, otherwise
+    ``storage.SpoolNotVisible`` is raised and the task retries.
+    """
     snapshot = Snapshot.objects.filter(pk=snapshot_id).first()
     if snapshot is None or snapshot.uploaded:
         return False
-    storage.upload_spooled(key=snapshot.storage_key, content_type=snapshot.content_type)
+    key = snapshot.storage_key
+    uploaded_now = storage.upload_spooled(key=key, content_type=snapshot.content_type)
+    if not uploaded_now and not storage.evidence_storage().exists(key):
+        raise storage.SpoolNotVisible(snapshot_id)
     Snapshot.objects.filter(pk=snapshot_id).update(uploaded=True)
     return True
 

@@ -1,9 +1,11 @@
 """Evidence storage for snapshots: content-addressed keys, durable before the phone is acked.
 
-Embedded profile: the ``evidence`` FileSystemStorage, fsynced. Production: the bytes go to a local
-spool (fsync + rename) first, then to S3 with server-side encryption requested and Content-MD5
-sent (S3 rejects a body that does not match). If S3 is down the snapshot stays in the spool with
-``uploaded=False`` and ``upload_spooled_snapshot`` retries; readers look in the spool first.
+Embedded profile: the ``evidence`` FileSystemStorage, fsynced. Production: the bytes are made
+durable in a local spool (fsync + rename) and the phone is acked from there; the snapshot row says
+``uploaded=False`` and the ``upload_spooled_snapshot`` task puts the object into S3 (server-side
+encryption requested, Content-MD5 sent: S3 rejects a body that does not match), retrying while S3
+is down. The ack never waits for S3: an S3 PUT is a network round trip and ~2-3 ms of botocore CPU
+on the ASGI server's one core, for every frame. Readers look in the spool first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ try:  # botocore is there with boto3 (production); the embedded profile never ra
     )
 except ImportError:  # pragma: no cover
     TRANSIENT_STORAGE_ERRORS = (ConnectionError, TimeoutError)
+
+
+class SpoolNotVisible(Exception):
+    """A snapshot is in neither this host's spool nor evidence storage (yet): retry later."""
 
 
 def snapshot_key(sha256: str) -> str:
@@ -94,36 +100,42 @@ def upload(*, key: str, data: bytes, content_type: str) -> None:
 
 
 def store(*, key: str, data: bytes, content_type: str) -> bool:
-    """Make the bytes durable. Returns True when they are in evidence storage, False when they are
-    only in the local spool (S3 unreachable; a retry task uploads them)."""
+    """Make the bytes durable. Returns True when they are in evidence storage (no spool: the local
+    files of the embedded profile), False when they are in the local spool only: the caller queues
+    ``upload_spooled_snapshot``."""
     spooled = spool_path(key)
     if spooled is None:
         upload(key=key, data=data, content_type=content_type)
         return True
     _fsync_write(spooled, data)
-    try:
-        upload(key=key, data=data, content_type=content_type)
-    except TRANSIENT_STORAGE_ERRORS as exc:
-        logger.warning("evidence upload failed, kept in spool: %s", type(exc).__name__)
-        return False
-    spooled.unlink(missing_ok=True)
-    return True
+    return False
 
 
 def upload_spooled(*, key: str, content_type: str) -> bool:
     """Upload a spooled file (idempotent). False when there is nothing in the spool."""
     spooled = spool_path(key)
-    if spooled is None or not spooled.exists():
+    if spooled is None:
         return False
-    upload(key=key, data=spooled.read_bytes(), content_type=content_type)
+    try:
+        data = spooled.read_bytes()
+    except FileNotFoundError:  # already uploaded (identical frames share one key and one file)
+        return False
+    try:
+        upload(key=key, data=data, content_type=content_type)
+    except TRANSIENT_STORAGE_ERRORS as exc:
+        logger.warning("evidence upload failed, kept in spool: %s", type(exc).__name__)
+        raise
     spooled.unlink(missing_ok=True)
     return True
 
 
 def read(key: str) -> bytes:
     spooled = spool_path(key)
-    if spooled is not None and spooled.exists():
-        return spooled.read_bytes()
+    if spooled is not None:
+        try:
+            return spooled.read_bytes()
+        except FileNotFoundError:  # not spooled, or uploaded (and unlinked) since
+            pass
     with evidence_storage().open(key, "rb") as fh:
         return bytes(fh.read())
 

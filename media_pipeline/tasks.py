@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import services
-from .storage import TRANSIENT_STORAGE_ERRORS
+from .storage import TRANSIENT_STORAGE_ERRORS, SpoolNotVisible
 
 
 @shared_task(
@@ -25,7 +25,7 @@ def analyse_snapshot(snapshot_id: int) -> None:
     name="media.upload_spooled_snapshot",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_STORAGE_ERRORS,
+    autoretry_for=(*TRANSIENT_STORAGE_ERRORS, SpoolNotVisible),
     retry_backoff=5,
     retry_backoff_max=120,
     max_retries=None,  # S3 outages end; the spool keeps the bytes meanwhile

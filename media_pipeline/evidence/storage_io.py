@@ -22,10 +22,13 @@ def is_s3(storage: Storage) -> bool:
 
 def open_stream(key: str, storage: Storage | None = None) -> Any:
     """A readable binary stream (``read(n)``, ``close()``); FileNotFoundError when absent.
-    A snapshot not yet uploaded (S3 was down) is read from the media pipeline's local spool."""
+    A snapshot not yet uploaded is read from the media pipeline's local spool."""
     spooled = spool_path(key)
-    if spooled is not None and spooled.exists():
-        return spooled.open("rb")
+    if spooled is not None:
+        try:
+            return spooled.open("rb")
+        except FileNotFoundError:  # not spooled, or uploaded (and unlinked) since
+            pass
     storage = storage or evidence_storage()
     if is_s3(storage):
         from botocore.exceptions import ClientError

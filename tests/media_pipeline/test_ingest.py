@@ -155,7 +155,7 @@ def test_unknown_and_revoked_devices_are_refused(device: PhoneDevice) -> None:
     assert Snapshot.objects.count() == 0
 
 
-def test_an_s3_outage_keeps_the_frame_in_the_spool_until_the_retry_uploads_it(
+def test_with_a_spool_the_frame_is_durable_there_and_the_upload_task_puts_it_in_storage(
     device: PhoneDevice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> None:
     settings.SNAPSHOT_SPOOL_DIR = str(tmp_path / "spool")  # type: ignore[attr-defined]
@@ -172,10 +172,17 @@ def test_an_s3_outage_keeps_the_frame_in_the_spool_until_the_retry_uploads_it(
     snap = services.snapshot_ingest(device_id=device.pk, seq=1, data=images.photo_jpeg("chelsea", width=611))
 
     assert snap.uploaded is False
+    assert calls == []  # the ack does not wait for S3
     spooled = tmp_path / "spool" / snap.storage_key
     assert hashlib.sha256(spooled.read_bytes()).hexdigest() == snap.sha256
     assert storage.read(snap.storage_key) == spooled.read_bytes()  # analysis reads the spool meanwhile
     assert not storages["evidence"].exists(snap.storage_key)
+
+    with pytest.raises(ConnectionError):  # S3 down: the task fails (and retries), nothing lost
+        services.snapshot_upload_spooled(snapshot_id=snap.pk)
+    assert calls == [snap.storage_key]
+    snap.refresh_from_db()
+    assert snap.uploaded is False and spooled.exists()
 
     monkeypatch.setattr(storage, "upload", real_upload)
     assert services.snapshot_upload_spooled(snapshot_id=snap.pk) is True
@@ -183,7 +190,40 @@ def test_an_s3_outage_keeps_the_frame_in_the_spool_until_the_retry_uploads_it(
     assert snap.uploaded is True
     assert not spooled.exists()
     assert storages["evidence"].exists(snap.storage_key)
+    assert hashlib.sha256(stored_bytes(snap.storage_key)).hexdigest() == snap.sha256
     assert services.snapshot_upload_spooled(snapshot_id=snap.pk) is False  # idempotent
+
+
+def stored_bytes(key: str) -> bytes:
+    with storages["evidence"].open(key, "rb") as fh:
+        return bytes(fh.read())
+
+
+def test_identical_spooled_frames_are_uploaded_once_and_both_marked(
+    device: PhoneDevice, tmp_path: Path, settings: object
+) -> None:
+    settings.SNAPSHOT_SPOOL_DIR = str(tmp_path / "spool")  # type: ignore[attr-defined]
+    data = images.photo_jpeg("chelsea", width=613)
+    a = services.snapshot_ingest(device_id=device.pk, seq=1, data=data)
+    b = services.snapshot_ingest(device_id=device.pk, seq=2, data=data)
+    assert a.storage_key == b.storage_key
+
+    assert services.snapshot_upload_spooled(snapshot_id=a.pk) is True  # takes the one spool file
+    assert services.snapshot_upload_spooled(snapshot_id=b.pk) is True  # storage holds it: marked
+    assert Snapshot.objects.filter(pk__in=[a.pk, b.pk], uploaded=True).count() == 2
+
+
+def test_a_frame_in_no_visible_spool_and_not_in_storage_is_not_marked_uploaded(
+    device: PhoneDevice, tmp_path: Path, settings: object
+) -> None:
+    settings.SNAPSHOT_SPOOL_DIR = str(tmp_path / "spool")  # type: ignore[attr-defined]
+    snap = services.snapshot_ingest(device_id=device.pk, seq=1, data=images.photo_jpeg("chelsea", width=617))
+    (tmp_path / "spool" / snap.storage_key).unlink()  # as a worker on another host sees it
+
+    with pytest.raises(storage.SpoolNotVisible):
+        services.snapshot_upload_spooled(snapshot_id=snap.pk)
+    snap.refresh_from_db()
+    assert snap.uploaded is False
 
 
 def test_audio_levels_are_clamped_stored_compactly_and_idempotent(device: PhoneDevice) -> None:

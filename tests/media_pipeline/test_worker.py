@@ -46,7 +46,8 @@ def test_a_worker_analyses_a_snapshot_stored_in_s3(celery_worker_process: test_s
         device_id=device.pk, seq=1, data=images.photo_jpeg("astronaut", width=623)
     )
 
-    assert snap.uploaded is True
+    assert snap.uploaded is False  # acked from the spool; the upload task puts it into S3
+    wait_until(lambda: Snapshot.objects.filter(pk=snap.pk, uploaded=True).exists())
     head = s3_object(snap.storage_key)  # SeaweedFS verified the signature and the Content-MD5
     assert head["ContentLength"] == snap.size_bytes
     wait_until(lambda: FrameAnalysis.objects.filter(snapshot=snap).exists())
@@ -131,7 +132,6 @@ def test_an_analysis_by_a_worker_reaches_a_proctor_websocket_and_the_image_comes
 
         # An empty desk during the exam: stored in S3, analysed by the worker, pushed by daphne.
         snap = services.snapshot_ingest(device_id=device.pk, seq=1, data=images.photo_jpeg("coffee", 617))
-        assert snap.uploaded is True
 
         delta = ws.until("snapshot", snapshot_id=snap.pk, timeout=60)
         flag = ws.until("flag", snapshot_id=snap.pk, timeout=10)
@@ -143,7 +143,9 @@ def test_an_analysis_by_a_worker_reaches_a_proctor_websocket_and_the_image_comes
     assert FrameAnalysis.objects.get(snapshot=snap).person_count == 0
     assert Incident.objects.get(attempt=sitting.attempt, kind="out_of_frame").snapshot_ids == [snap.pk]
 
-    # The proctor opens the frame: a presigned, short-lived SeaweedFS URL that verifies its signature.
+    # Once the upload task has put it into S3 (until then the server proxies it from the spool), the
+    # proctor opens the frame: a presigned, short-lived SeaweedFS URL that verifies its signature.
+    wait_until(lambda: Snapshot.objects.filter(pk=snap.pk, uploaded=True).exists(), timeout=30)
     client = Client()
     client.force_login(proctor)
     cookies = {"sessionid": client.cookies["sessionid"].value}
