@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -39,6 +40,23 @@ def _device_get(device_id: int) -> PhoneDevice:
     return device
 
 
+def _device_with_stored_seq(device_id: int, seq: int) -> dict[str, Any]:
+    """The device's attempt and revocation, and the snapshot already stored under ``seq`` if any:
+    one query on the path every frame takes."""
+    from monitor.models import PhoneDevice
+
+    stored = Snapshot.objects.filter(device_id=OuterRef("pk"), seq=seq).values("pk")[:1]
+    row = (
+        PhoneDevice.objects.filter(pk=device_id)
+        .annotate(stored_id=Subquery(stored))
+        .values("attempt_id", "revoked_at", "stored_id")
+        .first()
+    )
+    if row is None:
+        raise errors.DeviceNotFound()
+    return row
+
+
 def _device_resume_point_raise(*, device_id: int, seq: int) -> None:
     """PhoneDevice.last_acked_seq = max(itself, seq): never lowered (acks race across reconnects)."""
     from monitor.models import PhoneDevice
@@ -55,14 +73,13 @@ def snapshot_ingest(
     frames it has no ack for). Raises ImageRejected subclasses with stable codes; nothing is
     stored for a refused frame.
     """
-    existing = Snapshot.objects.filter(device_id=device_id, seq=seq).first()
-    if existing is not None:
-        return existing
-    device = _device_get(device_id)
-    if device.revoked_at is not None:
-        raise errors.DeviceRevoked()
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 2_147_483_647:
         raise errors.ImageRejected("序号无效 (invalid sequence number).", code="invalid_seq")
+    device = _device_with_stored_seq(device_id, seq)
+    if device["stored_id"] is not None:
+        return Snapshot.objects.get(pk=device["stored_id"])
+    if device["revoked_at"] is not None:
+        raise errors.DeviceRevoked()
     lim = conf.limits()
     image = imaging.image_validate(
         data,
@@ -78,7 +95,7 @@ def snapshot_ingest(
     try:
         with transaction.atomic():
             snapshot = Snapshot.objects.create(
-                attempt_id=device.attempt_id,
+                attempt_id=device["attempt_id"],
                 device_id=device_id,
                 seq=seq,
                 captured_at=captured_at,
