@@ -483,6 +483,8 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
             "raw", "-o", f"{stem}.txt", "--duration", str(int(window[1] - window[0])), "--nonblocking",
             "--threads",
         ]  # fmt: skip
+        if args.py_spy_gil:  # only the thread holding the GIL: where the process's one core goes
+            profiler_args.append("--gil")
 
     t0 = time.perf_counter()
     cpu0 = cpu_of(ps)
@@ -590,6 +592,9 @@ def main() -> int:
     )
     parser.add_argument("--worker-concurrency", type=int, default=1)
     parser.add_argument("--py-spy", default="", help="directory for py-spy profiles of the server")
+    parser.add_argument(
+        "--py-spy-gil", action="store_true", help="sample only the GIL holder (CPU, not waiting)"
+    )
     parser.add_argument("--json-out", default="", help="append the results (JSON lines) here")
     args = parser.parse_args()
     args.work = tempfile.mkdtemp(prefix="bench-")

@@ -111,11 +111,9 @@ def snapshot_ingest(
             # The phone's resume point moves in the same transaction as the row: a reconnecting
             # socket's hello (resume_from) can never see the stored frame without it, or the reverse.
             _device_resume_point_raise(device_id=device_id, seq=seq)
-            from .tasks import analyse_snapshot, upload_spooled_snapshot
+            from .tasks import process_snapshot
 
-            enqueue_on_commit(analyse_snapshot, snapshot.pk)
-            if not uploaded:
-                enqueue_on_commit(upload_spooled_snapshot, snapshot.pk)
+            enqueue_on_commit(process_snapshot, snapshot.pk)  # analysis, then the upload if spooled
     except IntegrityError:
         # The same (device, seq) was recorded concurrently: that row is the answer.
         return Snapshot.objects.get(device_id=device_id, seq=seq)

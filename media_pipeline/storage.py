@@ -2,7 +2,7 @@
 
 Embedded profile: the ``evidence`` FileSystemStorage, fsynced. Production: the bytes are made
 durable in a local spool (fsync + rename) and the phone is acked from there; the snapshot row says
-``uploaded=False`` and the ``upload_spooled_snapshot`` task puts the object into S3 (server-side
+``uploaded=False`` and the ``process_snapshot`` task puts the object into S3 (server-side
 encryption requested, Content-MD5 sent: S3 rejects a body that does not match), retrying while S3
 is down. The ack never waits for S3: an S3 PUT is a network round trip and ~2-3 ms of botocore CPU
 on the ASGI server's one core, for every frame. Readers look in the spool first.
@@ -102,7 +102,7 @@ def upload(*, key: str, data: bytes, content_type: str) -> None:
 def store(*, key: str, data: bytes, content_type: str) -> bool:
     """Make the bytes durable. Returns True when they are in evidence storage (no spool: the local
     files of the embedded profile), False when they are in the local spool only: the caller queues
-    ``upload_spooled_snapshot``."""
+    the upload (``process_snapshot``)."""
     spooled = spool_path(key)
     if spooled is None:
         upload(key=key, data=data, content_type=content_type)

@@ -22,6 +22,23 @@ def analyse_snapshot(snapshot_id: int) -> None:
 
 
 @shared_task(
+    name="media.process_snapshot",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(*TRANSIENT_STORAGE_ERRORS, SpoolNotVisible),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=None,  # S3 outages end; the spool keeps the bytes meanwhile
+)
+def process_snapshot(snapshot_id: int) -> None:
+    """What every stored frame needs, in one message (a Celery publish costs the ASGI process ~1 ms
+    of CPU): the analysis first (the proctor waits for it; it reads the spool), then the upload of
+    a spooled file to S3. A retry repeats only what is not done."""
+    services.snapshot_analyse(snapshot_id=snapshot_id)
+    services.snapshot_upload_spooled(snapshot_id=snapshot_id)
+
+
+@shared_task(
     name="media.upload_spooled_snapshot",
     acks_late=True,
     reject_on_worker_lost=True,

@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_analysis_loses_nothing_and_repeats_nothing(
             for s in range(1, 5)
         ]
         # Kill it while it holds a task: received, not finished (the fault delay keeps it busy).
-        wait_until(lambda: "Task media.analyse_snapshot[" in first.log_path.read_text(), timeout=30)
+        wait_until(lambda: "Task media.process_snapshot[" in first.log_path.read_text(), timeout=30)
         time.sleep(0.5)
         first.kill()
     finally:
