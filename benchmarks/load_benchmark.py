@@ -13,7 +13,9 @@ and JSON.
 Each phone sends one audio batch per second, a 40 KB JPEG every 10 s and a heartbeat every 5 s
 (docs/protocol.md) and times the ack of each. Phones sit in exam rooms (``--room-size``, one session
 each); proctors subscribe to all rooms between them and time each ``snapshot`` delta: snapshot sent
-→ proctor screen (stored, analysed by the worker, pushed). Fast path: sessions, attempts, devices and
+→ proctor screen (stored and pushed; the picture does not wait for the analysis), and each phone
+times its ``framing`` message: snapshot sent → verdict (stored, analysed by the Celery worker,
+pushed back). Fast path: sessions, attempts, devices and
 single-use WebSocket tickets are bulk-created in the database (no WeChat login per phone).
 
 The client is light (pre-built frames, one reader per socket) and can run in several processes
@@ -179,6 +181,7 @@ class ClientStats:
     closed_early: dict[str, int] = field(default_factory=dict)  # close code → sockets
     sent: dict[str, float] = field(default_factory=dict)  # "attempt:seq" → monotonic sent time
     shown: dict[str, float] = field(default_factory=dict)  # "attempt:seq" → proctor receive time
+    verdict: dict[str, float] = field(default_factory=dict)  # "attempt:seq" → phone got its framing
     proctor_messages: int = 0
     cpu_s: float = 0.0
 
@@ -209,6 +212,8 @@ async def phone(
                 msg = json.loads(raw)
                 key = ACK_KEYS.get(msg.get("type"))
                 if key is None:
+                    if msg.get("type") == "framing":  # the worker's analysis of a frame, pushed
+                        stats.verdict[f"{attempt_id}:{msg.get('seq')}"] = time.perf_counter()
                     continue
                 sent = pending.pop((key, msg.get("seq", 0) if key != "h" else 0), None)
                 if sent is not None:
@@ -534,6 +539,7 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
         closed.update(part["closed_early"])
         s.sent.update(part["sent"])
         s.shown.update(part["shown"])
+        s.verdict.update(part["verdict"])
         s.proctor_messages += part["proctor_messages"]
         client_cpu += part["cpu_s"]
 
@@ -543,6 +549,7 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
     acks, audio_acks, snapshot_acks = in_window(s.acks), in_window(s.audio_acks), in_window(s.snapshot_acks)
     sent_in_window = {k: v for k, v in s.sent.items() if ta <= v < tb}
     to_proctor = [(s.shown[k] - sent) * 1000 for k, sent in sent_in_window.items() if k in s.shown]
+    to_verdict = [(s.verdict[k] - sent) * 1000 for k, sent in sent_in_window.items() if k in s.verdict]
     return {
         "server": kind,
         "profile": args.profile if kind != "echo" else "-",
@@ -563,6 +570,9 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
         "snapshots_shown": len(to_proctor),
         "snapshot_to_proctor_p50_ms": round(percentile(to_proctor, 0.50), 1),
         "snapshot_to_proctor_p95_ms": round(percentile(to_proctor, 0.95), 1),
+        "snapshots_analysed": len(to_verdict),
+        "snapshot_to_verdict_p50_ms": round(percentile(to_verdict, 0.50), 1),
+        "snapshot_to_verdict_p95_ms": round(percentile(to_verdict, 0.95), 1),
         "proctor_messages": s.proctor_messages,
         "server_cpu_pct": round(100 * cpu / wall, 1),
         "server_cpu_ms_per_ack": round(1000 * cpu / max(1, len(acks)), 3),
@@ -614,6 +624,7 @@ def main() -> int:
     cols = [
         "server", "profile", "connected", "closed_early", "acks_per_s", "ack_p50_ms", "ack_p99_ms",
         "snapshot_ack_p99_ms", "snapshot_to_proctor_p50_ms", "snapshot_to_proctor_p95_ms",
+        "snapshot_to_verdict_p50_ms", "snapshot_to_verdict_p95_ms",
         "server_cpu_pct", "server_cpu_ms_per_ack", "rss_per_connection_kb", "client_cpu_pct",
         "worker_cpu_pct", "load_avg_before_after",
     ]  # fmt: skip

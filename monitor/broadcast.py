@@ -270,7 +270,7 @@ def _on_attempt_changed(sender: Any, attempt_id: int, event_ids: list[int], **kw
 # --- media_pipeline: analysed frames ----------------------------------------------------------------
 
 
-def _thumbnail_url(snapshot_id: int) -> str:
+def thumbnail_url(snapshot_id: int) -> str:
     from django.urls import NoReverseMatch, reverse
 
     for name in ("api:snapshot-thumbnail", "api:snapshot-image"):
@@ -298,19 +298,10 @@ def snapshot_push(*, snapshot_id: int) -> None:
         p.group_device(snap.device_id),
         p.framing(snapshot_id=snap.pk, seq=snap.seq, ok=passed, guidance=guidance, person_count=person_count),
     )
+    # The proctors had the picture when it was stored (PhoneConsumer.snapshot_show); the analysis
+    # adds a flag when the frame fails.
     session_id = snap.attempt.session_id
     proctors = p.group_session_proctors(session_id)
-    push(
-        proctors,
-        p.snapshot_delta(
-            attempt_id=snap.attempt_id,
-            session_id=session_id,
-            snapshot_id=snap.pk,
-            seq=snap.seq,
-            thumbnail_url=_thumbnail_url(snap.pk),
-            received_at=snap.received_at,
-        ),
-    )
     if not passed:
         reasons = [str(r) for r in report.get("reasons", report.get("failed", []))][:10]
         push(

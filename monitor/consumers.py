@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,8 +25,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from monitor import broadcast, selectors, services
 from monitor import protocol as p
-from monitor import selectors, services
 from monitor.audio_meter import AudioMeter
 from monitor.writer import writer_for_loop
 
@@ -355,7 +356,7 @@ class PhoneConsumer(BaseConsumer):
             return
         frame = p.parse_snapshot_frame(data, max_image_bytes=int(settings.SNAPSHOT_MAX_BYTES))
         try:
-            snapshot_id, duplicate = await db(_snapshot_ingest, "media")(self.device_id, frame)
+            snapshot_id, received_at, duplicate = await db(_snapshot_ingest, "media")(self.device_id, frame)
         except ApplicationError as exc:
             # Rejected for good (not an image, too many pixels, ...): the phone drops this seq.
             await self.send_json(p.error(exc.code, exc.message, seq=frame.seq))
@@ -366,6 +367,26 @@ class PhoneConsumer(BaseConsumer):
         self.writer.seen(self.device_id)
         # Only now is the frame durable: the ack is the phone's permission to drop it.
         await self.send_json(p.ack(seq=frame.seq, snapshot_id=snapshot_id, duplicate=duplicate))
+        if not duplicate:
+            await self.snapshot_show(snapshot_id=snapshot_id, seq=frame.seq, received_at=received_at)
+
+    async def snapshot_show(self, *, snapshot_id: int, seq: int, received_at: datetime) -> None:
+        """The new picture goes to the session's proctors as soon as it is stored: a live view must
+        not wait for the analysis queue. The verdict follows from the worker (``flag``, and
+        ``framing`` to this phone: monitor.broadcast.snapshot_push)."""
+        await self.channel_layer.group_send(
+            p.group_session_proctors(self.session_id),
+            p.envelope_send(
+                p.snapshot_delta(
+                    attempt_id=self.attempt_id,
+                    session_id=self.session_id,
+                    snapshot_id=snapshot_id,
+                    seq=seq,
+                    thumbnail_url=broadcast.thumbnail_url(snapshot_id),
+                    received_at=received_at,
+                )
+            ),
+        )
 
     async def meter_update(self, message: p.PhoneAudio) -> None:
         """Fold the batch into the proctors' audio meter: one ``audio`` delta per window, not per batch
@@ -437,7 +458,7 @@ def _audio_meter() -> AudioMeter:
     )
 
 
-def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]:
+def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, datetime, bool]:
     from media_pipeline import services as media_services
 
     started = timezone.now()
@@ -445,8 +466,8 @@ def _snapshot_ingest(device_id: int, frame: p.SnapshotFrame) -> tuple[int, bool]
         device_id=device_id, seq=frame.seq, data=frame.data, captured_at=frame.captured_at
     )
     # A repeat returns the row stored earlier (snapshot_ingest is idempotent on (device, seq)); its
-    # received_at says so without a query of its own. It only labels the ack.
-    return snapshot.pk, snapshot.received_at < started
+    # received_at says so without a query of its own. It labels the ack and skips a second push.
+    return snapshot.pk, snapshot.received_at, snapshot.received_at < started
 
 
 def _audio_item(device_id: int, message: p.PhoneAudio) -> Any:

@@ -71,11 +71,11 @@ def test_frame_analysed_receiver_pushes_and_keeps_the_callers_transaction(
     session = f.running_session()
     s = f.sitting(session, 1)
     device = PhoneDevice.objects.create(attempt=s.attempt, kind=PhoneDevice.Kind.BROWSER)
-    layer, channel = _listen(p.group_session_proctors(session.pk))
+    layer, channel = _listen(p.group_device(device.pk))
     with django_capture_on_commit_callbacks(execute=True):
         snap = media_services.snapshot_ingest(device_id=device.pk, seq=1, data=jpeg(1))
     assert FrameAnalysis.objects.filter(snapshot=snap).count() == 1  # analysed in this thread
-    delta = _receive(layer, channel, "snapshot")
-    assert (delta["type"], delta["snapshot_id"], delta["attempt_id"]) == ("snapshot", snap.pk, s.attempt.pk)
+    framing = _receive(layer, channel, "framing")  # the verdict, to the phone
+    assert (framing["snapshot_id"], framing["seq"]) == (snap.pk, 1)
     assert connection.in_atomic_block and not connection.needs_rollback
     assert PhoneDevice.objects.filter(pk=device.pk).exists()

@@ -129,6 +129,28 @@ def test_pairing_happy_path_tells_the_desktop_at_once(server: services.Process) 
     desktop.close()
 
 
+def test_proctors_see_a_stored_frame_once_and_at_once(server: services.Process) -> None:
+    session = f.running_session()
+    s = f.sitting(session, 1)
+    api = Api(server)
+    proctor = api.proctor(f.proctor(session), session.pk)
+    proctor.until("session_state")
+    phone, _ = api.phone(s, api.pair(s)["ws_url"])
+
+    ack = snapshot(phone, 1)
+    delta = proctor.until("snapshot", snapshot_id=ack["snapshot_id"])
+    stored = Snapshot.objects.get(pk=ack["snapshot_id"])
+    assert (delta["attempt_id"], delta["session_id"], delta["seq"]) == (s.attempt.pk, session.pk, 1)
+    assert delta["received_at"] == stored.received_at.isoformat()
+    assert delta["thumbnail_url"].endswith(f"/{stored.pk}/thumbnail")
+    # A resent frame is acked as a duplicate and not shown again; the next one is.
+    assert snapshot(phone, 1)["duplicate"] is True
+    second = snapshot(phone, 2)
+    assert proctor.until("snapshot")["snapshot_id"] == second["snapshot_id"]
+    phone.close()
+    proctor.close()
+
+
 def test_a_new_phone_closes_the_old_phone_socket_with_device_replaced(server: services.Process) -> None:
     session = f.running_session()
     s = f.sitting(session, 1)
