@@ -28,6 +28,7 @@ from config.errors import ApplicationError
 from monitor import broadcast, selectors, services
 from monitor import protocol as p
 from monitor.audio_meter import AudioMeter
+from monitor.fanout import fanout_for_loop
 from monitor.writer import writer_for_loop
 
 logger = logging.getLogger(__name__)
@@ -284,6 +285,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if not self.closing and self.hello_done:
             await self.send_json(event["payload"])
 
+    async def push_many(self, event: dict[str, Any]) -> None:
+        for payload in event["payloads"]:
+            await self.push_send({"payload": payload})
+
     async def push_close(self, event: dict[str, Any]) -> None:
         if event.get("except_channel") != self.channel_name:
             await self.shut(int(event["code"]))
@@ -397,32 +402,30 @@ class PhoneConsumer(BaseConsumer):
             return
         group = p.group_session_proctors(self.session_id)
         at = timezone.now()
-        await self.channel_layer.group_send(
+        # With the other phones' deltas of this session, one channel-layer message per window.
+        fanout = fanout_for_loop(self.channel_layer)
+        fanout.push(
             group,
-            p.envelope_send(
-                p.audio_delta(
-                    attempt_id=self.attempt_id,
-                    session_id=self.session_id,
-                    max_dbfs=summary.max_dbfs,
-                    mean_dbfs=summary.mean_dbfs,
-                    window_s=summary.window_s,
-                    readings=summary.readings,
-                    at=at,
-                )
+            p.audio_delta(
+                attempt_id=self.attempt_id,
+                session_id=self.session_id,
+                max_dbfs=summary.max_dbfs,
+                mean_dbfs=summary.mean_dbfs,
+                window_s=summary.window_s,
+                readings=summary.readings,
+                at=at,
             ),
         )
         if summary.loud_alert:
             data = {"max_dbfs": round(summary.max_dbfs, 1), "mean_dbfs": round(summary.mean_dbfs, 1)}
-            await self.channel_layer.group_send(
+            fanout.push(
                 group,
-                p.envelope_send(
-                    p.alert(
-                        attempt_id=self.attempt_id,
-                        session_id=self.session_id,
-                        kind="loud_audio",
-                        at=at,
-                        data=data,
-                    )
+                p.alert(
+                    attempt_id=self.attempt_id,
+                    session_id=self.session_id,
+                    kind="loud_audio",
+                    at=at,
+                    data=data,
                 ),
             )
 

@@ -674,5 +674,10 @@ def envelope_send(payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": "push.send", "payload": payload}
 
 
+def envelope_send_many(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several payloads for one group in one channel-layer message (monitor.fanout), sent in order."""
+    return {"type": "push.many", "payloads": payloads}
+
+
 def envelope_close(code: int, *, except_channel: str = "") -> dict[str, Any]:
     return {"type": "push.close", "code": code, "except_channel": except_channel}

@@ -162,6 +162,9 @@ WS_MESSAGES_PER_SECOND = float(os.environ.get("WS_MESSAGES_PER_SECOND", "10"))
 WS_MESSAGES_BURST = int(os.environ.get("WS_MESSAGES_BURST", "40"))
 # At most one ``audio`` meter delta per attempt to its proctors every so many seconds (monitor).
 WS_AUDIO_DELTA_INTERVAL_SECONDS = float(os.environ.get("WS_AUDIO_DELTA_INTERVAL_SECONDS", "2"))
+# Those deltas of one session travel to its proctors together, one channel-layer message per
+# WS_FANOUT_BATCH_MS window (monitor.fanout).
+WS_FANOUT_BATCH_MS = float(os.environ.get("WS_FANOUT_BATCH_MS", "500"))
 # Phone sockets' audio batches and liveness touches are written together (monitor.writer): one
 # transaction per WS_WRITE_BATCH_MS window or WS_WRITE_BATCH_MAX items; acks follow the commit.
 WS_WRITE_BATCH_MS = float(os.environ.get("WS_WRITE_BATCH_MS", "10"))
