@@ -15,9 +15,11 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_MAX_PIXELS": 4096 * 4096,
     "SNAPSHOT_MAX_SIDE": 4096,  # width or height
     "SNAPSHOT_MIN_SIDE": 64,
-    "SNAPSHOT_JPEG_QUALITY": 85,  # re-encoding strips EXIF and normalises iOS PNG to JPEG
+    "SNAPSHOT_JPEG_QUALITY": 85,  # when re-encoding (PNG, rotated, CMYK): media_pipeline.imaging
     "SNAPSHOT_SPOOL_DIR": "",  # production: written here first (fsync), uploaded to S3 from here
-    "SNAPSHOT_UPLOAD_RETRY_SECONDS": 10,
+    # The beat sweep (media.snapshot_sweep) re-queues frames still not analysed or not uploaded this
+    # long after they were stored: a process that died between its commit and its Celery publish.
+    "MEDIA_SNAPSHOT_SWEEP_AFTER_S": 600,
     "S3_SERVER_SIDE_ENCRYPTION": None,  # e.g. "AES256" or "aws:kms"; empty = none requested
     "SNAPSHOT_IMAGE_REDIRECT": True,  # S3: proctors get a presigned URL instead of a proxied body
     "SNAPSHOT_IMAGE_URL_TTL_S": 60,  # lifetime of that URL

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from PIL import Image
 
 from . import errors, storage
@@ -21,6 +23,14 @@ def snapshot_visible_get(*, snapshot_id: int, user: Any) -> Snapshot:
     if snapshot is None or not can_see_attempt(user, snapshot.attempt):
         raise errors.SnapshotNotFound(extra={"snapshot_id": snapshot_id})
     return snapshot
+
+
+def snapshot_ids_unfinished(*, stored_before: datetime, limit: int) -> list[int]:
+    """Snapshots stored before ``stored_before`` whose analysis is pending or that are only in a
+    spool, oldest first."""
+    unfinished = Q(analysis_status=Snapshot.Analysis.PENDING) | Q(uploaded=False)
+    rows = Snapshot.objects.filter(unfinished, received_at__lt=stored_before).order_by("received_at")
+    return list(rows.values_list("pk", flat=True)[:limit])
 
 
 def snapshot_image(*, snapshot: Snapshot) -> bytes:

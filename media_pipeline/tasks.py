@@ -38,25 +38,19 @@ def process_snapshot(snapshot_id: int) -> None:
     services.snapshot_upload_spooled(snapshot_id=snapshot_id)
 
 
-@shared_task(
-    name="media.upload_spooled_snapshot",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(*TRANSIENT_STORAGE_ERRORS, SpoolNotVisible),
-    retry_backoff=5,
-    retry_backoff_max=120,
-    max_retries=None,  # S3 outages end; the spool keeps the bytes meanwhile
-)
-def upload_spooled_snapshot(snapshot_id: int) -> None:
-    services.snapshot_upload_spooled(snapshot_id=snapshot_id)
+@shared_task(name="media.snapshot_sweep", acks_late=True)
+def snapshot_sweep() -> int:
+    """Beat's safety net (every MEDIA_SNAPSHOT_SWEEP_SECONDS): queue ``process_snapshot`` again for
+    frames stored long ago (``MEDIA_SNAPSHOT_SWEEP_AFTER_S``) and still not analysed or not uploaded —
+    a server that died between its commit and its publish, or retries that ran out."""
+    from datetime import timedelta
 
+    from django.utils import timezone
 
-@shared_task(name="media.upload_spooled_sweep", acks_late=True)
-def upload_spooled_sweep() -> int:
-    """Periodic safety net (beat): queue an upload for every snapshot still only in the spool."""
-    from .models import Snapshot
+    from . import conf, selectors
 
-    ids = list(Snapshot.objects.filter(uploaded=False).values_list("pk", flat=True)[:1000])
+    older_than = timezone.now() - timedelta(seconds=float(conf.get("MEDIA_SNAPSHOT_SWEEP_AFTER_S")))
+    ids = selectors.snapshot_ids_unfinished(stored_before=older_than, limit=1000)
     for snapshot_id in ids:
-        upload_spooled_snapshot.delay(snapshot_id)
+        process_snapshot.delay(snapshot_id)
     return len(ids)

@@ -291,6 +291,25 @@ def start_daphne(env: Mapping[str, str], log_dir: Path | None = None, port: int 
     return proc
 
 
+def start_celery_beat(env: Mapping[str, str], log_dir: Path) -> Process:
+    """``celery beat`` exactly as deployed (the schedule from settings), its state file in log_dir."""
+    args = [
+        str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO",
+        "-s", str(log_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+    proc = spawn("celery-beat", args, env=env, log_dir=log_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise ServiceError(f"celery beat exited:\n{proc.log_tail()}")
+        if "beat: Starting..." in proc.log_path.read_text(errors="replace"):
+            return proc
+        time.sleep(0.2)
+    tail = proc.log_tail()
+    proc.stop()
+    raise ServiceError(f"celery beat not started in 60s:\n{tail}")
+
+
 def start_celery_worker(
     env: Mapping[str, str], log_dir: Path | None = None, name: str = "w1", concurrency: int = 1
 ) -> Process:

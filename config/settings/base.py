@@ -214,6 +214,12 @@ CELERY_BEAT_SCHEDULE = {
     # Exam deadlines (20 s away, 5 min break/reconnect, end time, absence): the safety-net sweep that
     # fires whatever fell due, including while no worker ran. Each deadline also has a countdown task.
     "exams-deadline-sweep": {"task": "exams.sweep_deadlines", "schedule": 1.0, "options": {"expires": 5}},
+    # Frames not analysed or not uploaded long after they were stored (media_pipeline.tasks).
+    "media-snapshot-sweep": {
+        "task": "media.snapshot_sweep",
+        "schedule": float(os.environ.get("MEDIA_SNAPSHOT_SWEEP_SECONDS", "60")),
+        "options": {"expires": 50},
+    },
 }
 # Embedded profile: the serving process runs the same sweep in a thread (exams.scheduler).
 # None = on whenever tasks run in-process (TASKS_IN_PROCESS); set True/False to override.

@@ -105,6 +105,8 @@ STORAGES = {
 }
 # Snapshots are written here first and acked only once durable; uploaded to S3 from here (spool).
 SNAPSHOT_SPOOL_DIR = os.environ.get("SNAPSHOT_SPOOL_DIR", "/var/lib/exam-monitor/spool")
+# Beat re-queues frames still unanalysed or only spooled this long after they were stored.
+MEDIA_SNAPSHOT_SWEEP_AFTER_S = float(os.environ.get("MEDIA_SNAPSHOT_SWEEP_AFTER_S", "600"))
 
 WECHAT_APP_ID = required("WECHAT_APP_ID")
 WECHAT_APP_SECRET = required("WECHAT_APP_SECRET")

@@ -44,7 +44,8 @@ def test_one_window_of_deltas_is_one_message_per_group_in_order() -> None:
     assert len(layer.group_sends) == 3
     assert got_a[0]["type"] == "push.many"
     assert [m["attempt_id"] for m in got_a[0]["payloads"]] == [11, 12, 13]
-    assert got_b == [p.envelope_send({"type": "audio", "session_id": 2, "attempt_id": 21})]  # alone: as before
+    # a group's only payload goes as before
+    assert got_b == [p.envelope_send({"type": "audio", "session_id": 2, "attempt_id": 21})]
     assert got_a[1] == p.envelope_send({"type": "audio", "session_id": 1, "attempt_id": 11})
 
 
