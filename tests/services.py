@@ -298,16 +298,21 @@ def start_celery_beat(env: Mapping[str, str], log_dir: Path) -> Process:
         "-s", str(log_dir / "celerybeat-schedule"),
     ]  # fmt: skip
     proc = spawn("celery-beat", args, env=env, log_dir=log_dir)
-    deadline = time.monotonic() + 60
+    return _wait_for_log_line(proc, "beat: Starting...", what="celery beat")
+
+
+def _wait_for_log_line(proc: Process, line: str, *, what: str, timeout: float = 60) -> Process:
+    """Return ``proc`` once its log shows ``line``; stop it and raise if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
-            raise ServiceError(f"celery beat exited:\n{proc.log_tail()}")
-        if "beat: Starting..." in proc.log_path.read_text(errors="replace"):
+            raise ServiceError(f"{what} exited:\n{proc.log_tail()}")
+        if line in proc.log_path.read_text(errors="replace"):
             return proc
         time.sleep(0.2)
     tail = proc.log_tail()
     proc.stop()
-    raise ServiceError(f"celery beat not started in 60s:\n{tail}")
+    raise ServiceError(f"{what} not ready in {timeout:.0f}s:\n{tail}")
 
 
 def start_celery_worker(
@@ -329,13 +334,4 @@ def start_celery_worker(
     if queue:
         args += ["-Q", queue]
     proc = spawn(f"celery-{name}", args, env=env, log_dir=log_dir)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise ServiceError(f"celery worker exited:\n{proc.log_tail()}")
-        if " ready." in proc.log_path.read_text(errors="replace"):
-            return proc
-        time.sleep(0.2)
-    tail = proc.log_tail()
-    proc.stop()
-    raise ServiceError(f"celery worker not ready in 60s:\n{tail}")
+    return _wait_for_log_line(proc, " ready.", what="celery worker")
