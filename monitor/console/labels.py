@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
 from exams.state_machine import STATUS_LABELS
@@ -107,6 +107,12 @@ def js_labels() -> dict[str, Any]:
         "category": {k: str(v) for k, v in CATEGORY_LABELS.items()},
         "phone": {k: str(v) for k, v in PHONE_LABELS.items()},
         "severity": {str(k): str(v) for k, v in SEVERITY_LABELS.items()},
+        # Who did it, in the timeline (staff appear by name: monitor.console.selectors).
+        "actor": {
+            "system": pgettext("timeline actor", "系统"),
+            "candidate": pgettext("timeline actor", "考生"),
+            "phone": pgettext("timeline actor", "手机"),
+        },
         "phrases": [
             {"code": p.code, "category": p.category, "text": p.en if english else p.zh, "zh": p.zh}
             for p in PHRASES

@@ -317,10 +317,30 @@ class TimelineEntry:
 _VIEW_ACTIONS = ("view_attempt", "view_snapshot", "view_photo", "view_grid", "view_review")
 
 
+def _staff_names(actors: set[str]) -> dict[str, str]:
+    """``proctor:<id>`` (how the event log records a staff member) → that person's name."""
+    from accounts.models import User
+
+    prefix = "proctor:"
+    ids = {int(a[len(prefix) :]) for a in actors if a.startswith(prefix) and a[len(prefix) :].isdigit()}
+    users = User.objects.filter(pk__in=ids)
+    return {f"proctor:{u.pk}": u.get_full_name() or u.get_username() for u in users}
+
+
 def attempt_timeline(*, attempt: Attempt) -> list[TimelineEntry]:
+    events = list(AttemptEvent.objects.filter(attempt=attempt).order_by("seq"))
+    names = _staff_names({e.actor for e in events})
     entries = [
-        TimelineEntry(e.created_at, "event", e.kind, e.actor, event_severity(e.kind), e.data or {}, e.pk)
-        for e in AttemptEvent.objects.filter(attempt=attempt).order_by("seq")
+        TimelineEntry(
+            e.created_at,
+            "event",
+            e.kind,
+            names.get(e.actor, e.actor),
+            event_severity(e.kind),
+            e.data or {},
+            e.pk,
+        )
+        for e in events
     ]
     for inc in Incident.objects.filter(attempt=attempt).order_by("first_seen_at"):
         entries.append(

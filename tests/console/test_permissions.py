@@ -140,3 +140,42 @@ def test_chinese_by_default_and_english_through_the_language_switcher(world):
     assert "My exam sessions" in english
     assert "Alerts" in english
     assert "3 candidates" in english
+
+
+def test_the_timeline_names_the_proctor_and_labels_the_others_in_the_page_language() -> None:
+    from django.contrib.auth import get_user_model
+
+    from exams import clock
+    from exams.services import Actor
+    from tests.exams.helpers import act, make_attempt, start_attempt
+
+    chief = f.staff("chief-w", Role.CHIEF_PROCTOR)
+    warner = get_user_model().objects.create_user(username="wang", first_name="伟", last_name="王")
+    try:
+        attempt = start_attempt(make_attempt())
+        act(attempt, "warn", actor=Actor.proctor(warner.pk), data={"category": "appearance"})
+    finally:
+        clock.unfreeze()
+    client = login(chief)
+
+    timeline = client.get(reverse("console:timeline", args=[attempt.pk])).json()["timeline"]
+
+    actors = {e["kind"]: e["actor"] for e in timeline if e["source"] == "event"}
+    assert actors["warn"] == warner.get_full_name()  # not "proctor:<id>"
+    assert actors["check_in"] == "candidate"  # labelled by the page's JavaScript:
+    chinese = {"system": "系统", "candidate": "考生", "phone": "手机"}
+    assert page_labels(client, attempt.pk)["actor"] == chinese
+    client.post("/i18n/setlang/", {"language": "en"})
+    english = {"system": "system", "candidate": "candidate", "phone": "phone"}
+    assert page_labels(client, attempt.pk)["actor"] == english
+
+
+def page_labels(client: Client, attempt_id: int) -> dict:
+    """The labels the console's JavaScript reads (json_script id="console-labels")."""
+    import json
+    import re
+
+    page = client.get(reverse("console:attempt", args=[attempt_id])).content.decode()
+    found = re.search(r'<script id="console-labels" type="application/json">(.*?)</script>', page, re.S)
+    assert found is not None
+    return json.loads(found.group(1))

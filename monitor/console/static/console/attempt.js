@@ -77,7 +77,7 @@
       k.textContent = Console.kindLabel(e.kind.replace(/^command:/, ""));
       const who = document.createElement("span");
       who.className = "t-actor";
-      who.textContent = e.actor;
+      who.textContent = (Console.L.actor || {})[e.actor] || e.actor;
       const desc = document.createElement("span");
       desc.className = "t-desc";
       desc.textContent = describe(e);

@@ -5,7 +5,7 @@
 
 const Console = (() => {
   const labelsEl = document.getElementById("console-labels");
-  const L = labelsEl ? JSON.parse(labelsEl.textContent) : { status: {}, kind: {}, category: {}, phone: {}, severity: {}, ui: {}, phrases: [] };
+  const L = labelsEl ? JSON.parse(labelsEl.textContent) : { status: {}, kind: {}, category: {}, phone: {}, severity: {}, actor: {}, ui: {}, phrases: [] };
 
   function cookie(name) {
     const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
