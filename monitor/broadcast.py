@@ -123,6 +123,18 @@ def _event_text(data: dict[str, Any], zh: str, en: str) -> p.Text:
     return p.text(message or zh, message or en)
 
 
+def _warning_text(data: dict[str, Any]) -> p.Text:
+    """The words of a reminder. The system's automatic ones (an incident opened by the frame analysis)
+    carry the incident kind, e.g. ``camera_covered``: the candidate reads the standard phrase for it,
+    never the code."""
+    from monitor.console.phrases import PHRASES
+
+    phrase = next((ph for ph in PHRASES if ph.code == data.get("message")), None)
+    if phrase is not None:
+        return p.text(phrase.zh, phrase.en)
+    return _event_text(data, _WARNING_TEXT["zh"], _WARNING_TEXT["en"])
+
+
 def _warning_limit(state: dict[str, Any], category: str) -> tuple[int | None, int | None]:
     for item in state.get("warnings") or []:
         if isinstance(item, dict) and item.get("category") == category:
@@ -139,7 +151,7 @@ def _event_pushes(event: Any, state: dict[str, Any]) -> tuple[list[dict[str, Any
     if kind == "warn":
         category = str(data.get("category", ""))
         count, limit = _warning_limit(state, category)
-        message = _event_text(data, _WARNING_TEXT["zh"], _WARNING_TEXT["en"])
+        message = _warning_text(data)
         desktop.append(
             p.warning(
                 event_id=event.pk,

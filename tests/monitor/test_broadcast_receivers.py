@@ -65,6 +65,22 @@ def test_attempt_changed_receiver_pushes_and_keeps_the_callers_transaction(
     assert Attempt.objects.get(pk=s.attempt.pk).status == "in_progress"
 
 
+def test_an_automatic_reminder_reaches_the_candidate_in_words_not_as_a_code(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    s = f.sitting(f.running_session(), 1)
+    desktop, desktop_channel = _listen(p.group_attempt_desktop(s.attempt.pk))
+    phone, phone_channel = _listen(p.group_attempt_phone(s.attempt.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        exam_services.incident_report(attempt_id=s.attempt.pk, kind="camera_covered")  # the analysis saw it
+
+    warning = _receive(desktop, desktop_channel, "warning")
+    assert warning["category"] == "camera"
+    assert warning["text"] == {"zh": "请勿遮挡摄像头。", "en": "Do not cover the camera."}
+    command = _receive(phone, phone_channel, "command")
+    assert command["text"] == warning["text"]
+
+
 def test_frame_analysed_receiver_pushes_and_keeps_the_callers_transaction(
     django_capture_on_commit_callbacks: Any,
 ) -> None:

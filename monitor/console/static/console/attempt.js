@@ -146,6 +146,7 @@
 
   // --- live state ------------------------------------------------------------------------------
   function applyState(raw) {
+    if (Console.staleState(document.getElementById("status-pill"), raw)) return;
     const state = Console.normaliseState(raw);
     if (state.status) {
       const pill = document.getElementById("status-pill");

@@ -166,5 +166,16 @@ const Console = (() => {
     };
   }
 
-  return { L, postJSON, normaliseState, kindLabel, statusLabel, phoneLabel, toast, fmtTime, ProctorSocket, setWsStatus };
+  // Attempt states reach the page from several server threads and processes (the desktop's actions,
+  // the phone's liveness, the Celery worker's analysis), so an older state can arrive after a newer
+  // one. Each carries the server_time it was read at: keep the newest per element, drop older ones.
+  function staleState(el, raw) {
+    const at = Date.parse((raw && raw.server_time) || "");
+    if (Number.isNaN(at)) return false;
+    if (at < Number(el.dataset.stateAt || 0)) return true;
+    el.dataset.stateAt = String(at);
+    return false;
+  }
+
+  return { L, postJSON, normaliseState, staleState, kindLabel, statusLabel, phoneLabel, toast, fmtTime, ProctorSocket, setWsStatus };
 })();

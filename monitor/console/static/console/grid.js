@@ -44,6 +44,7 @@
   }
 
   function applyState(tile, raw) {
+    if (Console.staleState(tile, raw)) return;
     const s = normalise(raw);
     if (s.status) {
       tile.className = tile.className.replace(/\bstatus-[a-z_]+/g, "").trim() + " status-" + s.status;
