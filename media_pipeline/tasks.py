@@ -9,22 +9,9 @@ from .storage import TRANSIENT_STORAGE_ERRORS, SpoolNotVisible
 
 
 @shared_task(
-    name="media.analyse_snapshot",
-    acks_late=True,
-    reject_on_worker_lost=True,  # a killed worker's message goes back to the queue
-    autoretry_for=TRANSIENT_STORAGE_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=20,
-)
-def analyse_snapshot(snapshot_id: int) -> None:
-    services.snapshot_analyse(snapshot_id=snapshot_id)
-
-
-@shared_task(
     name="media.process_snapshot",
     acks_late=True,
-    reject_on_worker_lost=True,
+    reject_on_worker_lost=True,  # a killed worker's message goes back to the queue
     autoretry_for=(*TRANSIENT_STORAGE_ERRORS, SpoolNotVisible),
     retry_backoff=2,
     retry_backoff_max=120,

@@ -13,7 +13,7 @@ from exams.models import Incident
 from media_pipeline import services
 from media_pipeline.evaluation.build import scale_luma
 from media_pipeline.models import FrameAnalysis, ReferenceFrame, Snapshot
-from media_pipeline.tasks import analyse_snapshot
+from media_pipeline.tasks import process_snapshot
 from monitor.models import PhoneDevice
 from tests.conftest import ROOT
 from tests.media_pipeline import images
@@ -29,9 +29,9 @@ def test_running_the_task_twice_yields_one_analysis(device: PhoneDevice) -> None
     snap = ingest(device, 1, images.photo_jpeg("astronaut"))
     assert snap.analysis_status == Snapshot.Analysis.PENDING
 
-    analyse_snapshot.apply(args=(snap.pk,), throw=True)
+    process_snapshot.apply(args=(snap.pk,), throw=True)
     first = FrameAnalysis.objects.get(snapshot=snap)
-    analyse_snapshot.apply(args=(snap.pk,), throw=True)
+    process_snapshot.apply(args=(snap.pk,), throw=True)
 
     assert FrameAnalysis.objects.filter(snapshot=snap).count() == 1
     assert FrameAnalysis.objects.get(snapshot=snap).created_at == first.created_at
