@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -434,7 +434,8 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
     order: the stored row, or the error for that item (the others are stored regardless). A silent
     batch costs no query of its own (a few queries per call instead of ~6 per batch: at a batch per
     phone per second this was most of a server's CPU); batches that raise a flag, or whose attempt has
-    an open audio incident to extend or clear, take the one-by-one path inside the same transaction.
+    an open audio incident to extend or clear, get their incidents one by one in the same transaction.
+    Resends are found by the insert itself (``_audio_insert_new``), not by a look-up before it.
     """
     from exams.models import Incident
     from monitor.models import PhoneDevice
@@ -455,12 +456,6 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
             "pk", "attempt_id", "revoked_at", "attempt__status"
         )
     }
-    wanted = {(items[i].device_id, items[i].seq) for i in valid}
-    stored = {
-        (b.device_id, b.seq): b
-        for b in AudioBatch.objects.filter(device_id__in=device_ids, seq__in={seq for _, seq in wanted})
-        if (b.device_id, b.seq) in wanted
-    }
     attempt_ids = {row[1] for row in devices.values()}
     open_audio = set(
         Incident.objects.filter(
@@ -468,59 +463,138 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
         ).values_list("attempt_id", flat=True)
     )
     now = timezone.now()
-    plain: list[tuple[int, AudioBatch]] = []
-    flagged: list[tuple[int, AudioBatch, str, list[flags.Flag], datetime | None]] = []
+    new: list[tuple[int, AudioBatch]] = []
+    revoked: list[int] = []  # refused, unless it is a resend of a batch stored before
+    flagged: dict[int, tuple[str, list[flags.Flag]]] = {}  # index → (attempt status, flags)
     taken: dict[tuple[int, int], int] = {}  # the same (device, seq) twice in one call: one row
     for i in valid:
         item = items[i]
         key = (item.device_id, item.seq)
-        if key in stored:
-            results[i] = stored[key]
-            continue
         device = devices.get(item.device_id)
         if device is None:
             results[i] = errors.DeviceNotFound()
             continue
-        if device[2] is not None:
-            results[i] = errors.DeviceRevoked()
-            continue
         if key in taken:
             continue  # answered below with the first one's row
         taken[key] = i
+        if device[2] is not None:
+            revoked.append(i)
+            continue
         clamped = audio.clamp_levels(list(item.levels))
         report = _audio_report(device_id=item.device_id, clamped=clamped, interval_ms=item.interval_ms)
         raised = flags.audio_flags(report.as_dict())
-        batch = AudioBatch(
-            attempt_id=device[1],
-            device_id=item.device_id,
-            seq=item.seq,
-            started_at=item.started_at,
-            received_at=now,
-            interval_ms=item.interval_ms,
-            levels=audio.encode_levels(clamped),
+        new.append(
+            (
+                i,
+                AudioBatch(
+                    attempt_id=device[1],
+                    device_id=item.device_id,
+                    seq=item.seq,
+                    started_at=item.started_at,
+                    received_at=now,
+                    interval_ms=item.interval_ms,
+                    levels=audio.encode_levels(clamped),
+                ),
+            )
         )
         if raised or device[1] in open_audio:
-            flagged.append((i, batch, device[3], raised, item.started_at))
-        else:
-            plain.append((i, batch))
+            flagged[i] = (device[3], raised)
     try:
         with transaction.atomic():
-            AudioBatch.objects.bulk_create([b for _, b in plain])
-            for _i, batch, status, raised, started_at in flagged:
-                batch.save(force_insert=True)
-                _audio_incidents(batch=batch, attempt_status=status, raised=raised, started_at=started_at)
+            inserted = _audio_insert_new([batch for _, batch in new])
+            resent = {(b.device_id, b.seq) for _, b in new} - inserted
+            stored = _audio_stored(wanted=resent | {(items[i].device_id, items[i].seq) for i in revoked})
+            for i in revoked:
+                results[i] = stored.get((items[i].device_id, items[i].seq)) or errors.DeviceRevoked()
+            for i, batch in new:
+                key = (batch.device_id, batch.seq)
+                if key in inserted:
+                    results[i] = batch
+                    if i in flagged:
+                        status, raised = flagged[i]
+                        _audio_incidents(
+                            batch=batch, attempt_status=status, raised=raised, started_at=batch.started_at
+                        )
+                elif key in stored:  # a resend: the row stored before wins, unchanged
+                    results[i] = stored[key]
+                else:  # its conflicting row was deleted meanwhile: take the one-by-one path
+                    raise IntegrityError(f"audio batch {key} neither inserted nor found")
     except IntegrityError:
-        # Another socket of a device (a superseded one, maybe in another process) stored one of
-        # these seqs meanwhile: fall back to one transaction per batch (each idempotent).
+        # A row vanished or a device was deleted meanwhile (a purge): one transaction per batch
+        # (each idempotent), so the others are still stored.
         return [r if r is not None else _audio_ingest_one_safely(items[i]) for i, r in enumerate(results)]
-    for i, batch in plain:
-        results[i] = batch
-    for i, batch, *_ in flagged:
-        results[i] = batch
     for i in valid:
         if results[i] is None:  # a repeat inside this call
             results[i] = results[taken[(items[i].device_id, items[i].seq)]]
     return [r for r in results if r is not None]
+
+
+def _audio_insert_new(batches: list[AudioBatch]) -> set[tuple[int, int]]:
+    """Insert the batches whose (device, seq) is not stored yet and set their primary keys; returns
+    the (device, seq) pairs inserted (the others are resends).
+
+    ``INSERT … ON CONFLICT (device_id, seq) DO NOTHING RETURNING`` (PostgreSQL; SQLite ≥ 3.35): the
+    resends need no look-up before the insert. Written as SQL, not ``bulk_create``, because the ORM
+    cannot say which rows it skipped on a conflict, and its per-value compilation was the largest
+    cost left in a busy server's audio path (docs/reliability.md, step 5). On PostgreSQL the rows
+    travel as one array per column (``unnest``): a fixed statement whose parsing psycopg caches (a
+    long ``VALUES`` list was parsed anew on every flush)."""
+    if not batches:
+        return set()
+    q = connection.ops.quote_name
+    fields = [_audio_field(name) for name in _AUDIO_COLUMNS]
+    head = f"INSERT INTO {q(AudioBatch._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
+    tail = " ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
+        ", ".join(q(_audio_field(name).column) for name in ("device", "seq")),
+        ", ".join(q(_audio_field(name).column) for name in ("id", "device", "seq")),
+    )
+    rows = [[f.get_db_prep_save(getattr(b, f.attname), connection) for f in fields] for b in batches]
+    # The SQL text is built from the model's metadata only; every value travels as a parameter.
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        unnest = f"{head}SELECT * FROM unnest({arrays}){tail}"  # noqa: S608 - see above
+        statements = [(unnest, [list(column) for column in zip(*rows, strict=True)])]
+    else:  # SQLite: a VALUES list, at most 100 rows (7 parameters each) per statement
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        statements = [
+            (f"{head}VALUES {', '.join([one] * len(chunk))}{tail}", [v for r in chunk for v in r])
+            for chunk in (rows[i : i + 100] for i in range(0, len(rows), 100))
+        ]
+    by_key = {(b.device_id, b.seq): b for b in batches}
+    inserted: set[tuple[int, int]] = set()
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            for pk, device_id, seq in cursor.fetchall():
+                batch = by_key[(device_id, seq)]
+                batch.pk = pk
+                batch._state.adding, batch._state.db = False, connection.alias
+                inserted.add((device_id, seq))
+    return inserted
+
+
+_AUDIO_COLUMNS = ("attempt", "device", "seq", "started_at", "received_at", "interval_ms", "levels")
+
+
+def _audio_field(name: str) -> Field[Any, Any]:
+    field = AudioBatch._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def _audio_stored(*, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], AudioBatch]:
+    """The rows already stored for these (device, seq) pairs (resends: usually none). One query that
+    matches exactly those pairs, grouped by seq; ``device__in × seq__in`` would also match each
+    device's other recent batches (the phones of a process tick at about the same seqs)."""
+    by_seq: dict[int, list[int]] = {}
+    for device_id, seq in wanted:
+        by_seq.setdefault(seq, []).append(device_id)
+    if not by_seq:
+        return {}
+    match = Q()
+    for seq, device_ids in by_seq.items():
+        match |= Q(seq=seq, device_id__in=device_ids)
+    return {(b.device_id, b.seq): b for b in AudioBatch.objects.filter(match)}
 
 
 def _audio_ingest_one_safely(item: AudioItem) -> AudioBatch | ApplicationError:

@@ -80,6 +80,44 @@ def test_each_item_gets_its_row_or_its_own_error_and_the_others_are_stored() -> 
     assert rows(gone) == []
 
 
+def test_only_the_resent_batches_are_read_back_when_phones_tick_at_overlapping_seqs() -> None:
+    # Phones of one process send about the same seqs: device × seq matching read every phone's
+    # other recent batches back as rows (a third of a busy server's CPU). Only resends are read.
+    devices = [phone() for _ in range(4)]
+    for d in devices:
+        for seq in range(1, 6):
+            services.audio_ingest(device_id=d.pk, seq=seq, interval_ms=100, levels=SILENCE)
+    resent = AudioItem(device_id=devices[0].pk, seq=3, interval_ms=100, levels=[-1.0])
+    phone_clock = timezone.now().replace(microsecond=250_000)
+    items = [resent] + [
+        AudioItem(device_id=d.pk, seq=seq, interval_ms=100, levels=SILENCE, started_at=phone_clock)
+        for d in devices[1:]
+        for seq in (6, 7)
+    ]
+
+    before = set(AudioBatch.objects.values_list("device_id", "seq"))
+
+    with CaptureQueriesContext(connection) as ctx:
+        results = services.audio_ingest_many(items=items)
+
+    assert isinstance(results[0], AudioBatch) and bytes(results[0].levels) == bytes([256 - 60] * 10)
+    assert all(isinstance(r, AudioBatch) and r.pk for r in results)
+    reads = [q["sql"] for q in ctx.captured_queries if "media_pipeline_audiobatch" in q["sql"]]
+    lookup = next(sql for sql in reads if sql.startswith("SELECT"))
+    # Run again now, the lookup also finds this call's new rows; of the rows there before, it
+    # matches the resent one only.
+    matched = {(b.device_id, b.seq) for b in AudioBatch.objects.raw(lookup)}
+    assert matched & before == {(devices[0].pk, 3)}
+    assert AudioBatch.objects.count() == 4 * 5 + 3 * 2
+    stored = AudioBatch.objects.get(device=devices[1], seq=7)
+    assert isinstance(results[2], AudioBatch)
+    assert (stored.pk, stored.started_at, bytes(stored.levels)) == (
+        results[2].pk,
+        phone_clock,
+        bytes([256 - 60] * 10),
+    )
+
+
 def test_the_number_of_queries_does_not_grow_with_the_number_of_silent_batches() -> None:
     devices = [phone() for _ in range(5)]
 
