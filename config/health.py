@@ -6,6 +6,7 @@ any fails, so a load balancer stops sending traffic to a process that cannot do 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -33,10 +34,20 @@ def _check_channel_layer() -> None:
 
     async def round_trip() -> None:
         channel = await layer.new_channel()
-        await layer.send(channel, {"type": "readyz.ping"})
-        message = await layer.receive(channel)
-        if message.get("type") != "readyz.ping":
-            raise RuntimeError("channel layer returned the wrong message")
+        # Pub/sub: a message published before Redis has processed the channel's SUBSCRIBE is not
+        # delivered, so the ping is sent again (up to 3 s) rather than waited for forever.
+        receiving = asyncio.ensure_future(layer.receive(channel))
+        try:
+            for _ in range(3):
+                await layer.send(channel, {"type": "readyz.ping"})
+                done, _pending = await asyncio.wait({receiving}, timeout=1.0)
+                if done:
+                    if receiving.result().get("type") != "readyz.ping":
+                        raise RuntimeError("channel layer returned the wrong message")
+                    return
+            raise RuntimeError("channel layer did not deliver a message within 3 s")
+        finally:
+            receiving.cancel()
 
     async_to_sync(round_trip)()
 

@@ -146,6 +146,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self.last_rx = now
         self.busy = 0
         self.opened = now
+        self.opened_at = time.time()  # wall clock: comparable across server processes (supersede)
         self.watchdog: asyncio.Task[None] | None = None
         # Accept first so a refusal can carry a close code the client sees (a 403 handshake cannot).
         await self.accept()
@@ -290,8 +291,19 @@ class BaseConsumer(AsyncWebsocketConsumer):
             await self.push_send({"payload": payload})
 
     async def push_close(self, event: dict[str, Any]) -> None:
-        if event.get("except_channel") != self.channel_name:
-            await self.shut(int(event["code"]))
+        sender = event.get("except_channel")
+        if sender == self.channel_name:
+            return
+        opened_at = event.get("opened_at")  # p.envelope_supersede: only older sockets close
+        if opened_at is not None and (self.opened_at, self.channel_name) > (opened_at, sender or ""):
+            return
+        await self.shut(int(event["code"]))
+
+    async def supersede(self, group: str) -> None:
+        """This socket replaces the group's older ones (one socket per device, per desktop)."""
+        await self.channel_layer.group_send(
+            group, p.envelope_supersede(channel=self.channel_name, opened_at=self.opened_at)
+        )
 
 
 class PhoneConsumer(BaseConsumer):
@@ -309,10 +321,7 @@ class PhoneConsumer(BaseConsumer):
         ensure_sweeper()
         # One socket per device: a newer socket of the same phone closes the older one.
         await self.join(p.group_device(self.device_id))
-        await self.channel_layer.group_send(
-            p.group_device(self.device_id),
-            p.envelope_close(p.CloseCode.SUPERSEDED, except_channel=self.channel_name),
-        )
+        await self.supersede(p.group_device(self.device_id))
         await self.join(p.group_attempt_phone(self.attempt_id))
         if ticket.auth_token_id is not None:
             await self.join(p.group_token(ticket.auth_token_id))
@@ -497,9 +506,7 @@ class DesktopConsumer(BaseConsumer):
         group = p.group_attempt_desktop(self.attempt_id)
         await self.join(group)
         # One desktop socket per attempt: the newest wins.
-        await self.channel_layer.group_send(
-            group, p.envelope_close(p.CloseCode.SUPERSEDED, except_channel=self.channel_name)
-        )
+        await self.supersede(group)
         if ticket.auth_token_id is not None:
             await self.join(p.group_token(ticket.auth_token_id))
         ensure_sweeper()

@@ -681,3 +681,17 @@ def envelope_send_many(payloads: list[dict[str, Any]]) -> dict[str, Any]:
 
 def envelope_close(code: int, *, except_channel: str = "") -> dict[str, Any]:
     return {"type": "push.close", "code": code, "except_channel": except_channel}
+
+
+def envelope_supersede(*, channel: str, opened_at: float) -> dict[str, Any]:
+    """Close the sockets of the group that opened before this one (``opened_at``, epoch seconds;
+    ties broken by channel name): the same device or desktop connected again. Ordered by opening
+    time, not by arrival: a pub/sub layer delivers by the receiving process's membership when the
+    message arrives, so a socket that joined just after an older socket's announcement could get
+    it too — and must not close for it."""
+    return {
+        "type": "push.close",
+        "code": CloseCode.SUPERSEDED,
+        "except_channel": channel,
+        "opened_at": opened_at,
+    }

@@ -45,7 +45,8 @@ def test_production_profile_uses_real_services() -> None:
 
     if is_production_profile():
         assert connection.vendor == "postgresql"
-        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+        layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+        assert layer == "channels_redis.pubsub.RedisPubSubChannelLayer"
         assert settings.CELERY_BROKER_URL.startswith("redis://")
         storages_setting: dict[str, Any] = settings.STORAGES
         assert storages_setting["evidence"]["BACKEND"] == "storages.backends.s3.S3Storage"

@@ -34,30 +34,30 @@ if os.environ.get("DATABASE_TEST_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 
 REDIS_URL = required("REDIS_URL")
+# channels_redis's pub/sub layer: one subscriber connection per process reads every message for the
+# process's sockets and hands each to its consumer's queue; a group_send is one PUBLISH. The list-based
+# RedisChannelLayer pops one message per Redis round trip, with every consumer of the process queued
+# on one lock to do it: at 500 phones the proctors' pictures arrived 14 s late (p50) against 0.12 s
+# here (docs/reliability.md, step 5). Nothing in the layer is durable with either backend (a socket's
+# state is re-read from the database on subscribe and on reconnect), and pub/sub drops nothing for
+# "capacity" — a process that is not subscribed simply does not get the message.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # redis-py 8 reads with a 5 s socket timeout by default, while channels_redis blocks in
-            # BZPOPMIN for up to 5 s: receives then fail with "Timeout reading from socket" and
-            # consumers crash (redis-py issue 4091). The read timeout must exceed the blocking pop.
-            # max_connections: redis-py's asyncio pool raises MaxConnectionsError at once (it does
-            # not wait) past its default of 100, and a burst of 300 phones connecting or sending
-            # meter deltas crashed consumers with 1011 (benchmarks/load_benchmark.py, production).
+            # Several hosts shard channels and groups by a hash of the name (the scale plan).
             "hosts": [
                 {
-                    "address": REDIS_URL,
+                    "address": url,
                     "socket_timeout": 15,
                     "socket_connect_timeout": 5,
+                    # redis-py's asyncio pool raises MaxConnectionsError at once past its default of
+                    # 100 (it does not wait): a connect storm crashed consumers with 1011.
                     "max_connections": int(os.environ.get("CHANNEL_LAYER_MAX_CONNECTIONS", "2000")),
                 }
+                for url in os.environ.get("CHANNEL_LAYER_REDIS_URLS", REDIS_URL).split(",")
             ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
-            # channels_redis drops messages silently past capacity; live deltas are best-effort and
-            # everything durable is in the database, so a proctor can always re-sync.
-            "capacity": 1000,
-            "expiry": 30,
-            "group_expiry": 86400,
         },
     }
 }
