@@ -1,6 +1,7 @@
 """Load benchmark: N phones and M proctors against ONE ASGI server process, and the same load against a
 bare ``websockets`` echo server (the Python ceiling) in the same run. Not a test: it prints a table
-and JSON.
+and JSON. Servers (``--servers``, in order): ``daphne`` (production's), ``uvicorn`` (stdlib asyncio +
+h11), ``uvicorn-uvloop`` (uvloop + httptools), ``echo``.
 
     # embedded profile (SQLite, in-memory channel layer, in-process analysis, local files)
     .venv/bin/python benchmarks/load_benchmark.py --phones 1000 --servers daphne,uvicorn,echo
@@ -332,11 +333,18 @@ def start_server(kind: str, port: int, env: dict[str, str], log: Path) -> subpro
             "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX,
             "config.asgi:application",
         ]  # fmt: skip
-    elif kind == "uvicorn":
+    elif kind in ("uvicorn", "uvicorn-uvloop"):
+        # uvicorn: the stdlib asyncio loop and h11, as daphne has; uvicorn-uvloop: uvloop + httptools
+        # (requirements-dev.txt), uvicorn's fastest set-up.
+        loop = (
+            ["--loop", "uvloop", "--http", "httptools"]
+            if kind == "uvicorn-uvloop"
+            else ["--loop", "asyncio", "--http", "h11"]
+        )
         args = [
             str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--log-level",
             "warning", "--no-access-log", "--ws", "websockets", "--ws-max-size", WS_MAX,
-            "--ws-per-message-deflate", "false", "--lifespan", "off", "config.asgi:application",
+            "--ws-per-message-deflate", "false", "--lifespan", "off", *loop, "config.asgi:application",
         ]  # fmt: skip
     else:
         args = [sys.executable, "-c", ECHO_SERVER, str(port)]
