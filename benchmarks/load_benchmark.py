@@ -1,7 +1,9 @@
 """Load benchmark: N phones and M proctors against ONE ASGI server process, and the same load against a
 bare ``websockets`` echo server (the Python ceiling) in the same run. Not a test: it prints a table
 and JSON. Servers (``--servers``, in order): ``daphne`` (production's), ``uvicorn`` (stdlib asyncio +
-h11), ``uvicorn-uvloop`` (uvloop + httptools), ``echo``.
+h11), ``uvicorn-uvloop`` (uvloop + httptools), ``daphne-echo`` (daphne serving a bare ASGI echo app,
+benchmarks/asgi_echo.py: the server's own floor), ``daphne-channels-echo`` (the same answers from a
+Channels consumer with the channel layer: daphne + Channels' floor) and ``echo``.
 
     # embedded profile (SQLite, in-memory channel layer, in-process analysis, local files)
     .venv/bin/python benchmarks/load_benchmark.py --phones 1000 --servers daphne,uvicorn,echo
@@ -52,27 +54,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 ECHO_SERVER = """
-import asyncio, json, struct, sys
+import asyncio, sys
 from websockets.asyncio.server import serve
+from benchmarks.asgi_echo import answer  # the same answers as daphne-echo's
 async def handle(ws):
     async for message in ws:
-        if isinstance(message, bytes):
-            (n,) = struct.unpack("!I", message[:4]); header = json.loads(message[4:4 + n])
-            ack = {"type": "ack", "seq": header["seq"], "snapshot_id": 0, "duplicate": False}
-            await ws.send(json.dumps(ack))
-            continue
-        msg = json.loads(message)
-        if msg["type"] == "hello":
-            await ws.send(json.dumps({"type": "hello_ok", "resume_from": 0, "audio_resume_from": 0}))
-        elif msg["type"] == "audio":
-            await ws.send(json.dumps({"type": "audio_ack", "seq": msg["seq"]}))
-        elif msg["type"] == "heartbeat":
-            await ws.send(json.dumps({"type": "heartbeat_ack", "server_time": ""}))
+        reply = answer({"bytes": message} if isinstance(message, bytes) else {"text": message})
+        if reply is not None:
+            await ws.send(reply)
 async def main():
     async with serve(handle, "127.0.0.1", int(sys.argv[1]), max_size=2**21, compression=None):
         await asyncio.Future()
 asyncio.run(main())
 """
+BARE_SERVERS = frozenset({"echo", "daphne-echo"})  # answer the protocol's acks without the application
 WS_MAX = str(1024 * 1024 + 1024 + 4 + 64 * 1024)  # tests/services.WS_MAX_MESSAGE_BYTES
 
 
@@ -328,11 +323,15 @@ def client_process(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_server(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    if kind == "daphne":
+    if kind in ("daphne", "daphne-echo", "daphne-channels-echo"):
+        app = {
+            "daphne": "config.asgi:application",
+            "daphne-echo": "benchmarks.asgi_echo:application",
+            "daphne-channels-echo": "benchmarks.asgi_echo:channels_application",
+        }[kind]
         args = [
             str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-            "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX,
-            "config.asgi:application",
+            "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX, app,
         ]  # fmt: skip
     elif kind in ("uvicorn", "uvicorn-uvloop"):
         # uvicorn: the stdlib asyncio loop and h11, as daphne has; uvicorn-uvloop: uvloop + httptools
@@ -449,9 +448,9 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
     phone_tickets: list[str]
     proctor_tickets: list[str]
     rooms: list[int]
-    if kind == "echo":
+    if kind in BARE_SERVERS or kind == "daphne-channels-echo":
         phone_tickets, proctor_tickets, rooms = [""] * args.phones, [], []
-        env = dict(os.environ)
+        env = profile.env if kind == "daphne-channels-echo" and profile is not None else dict(os.environ)
     else:
         assert profile is not None
         phone_tickets, proctor_tickets, rooms = setup_database(args.phones, args.proctors, args.room_size)
@@ -460,7 +459,9 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
     server = start_server(kind, port, env, Path(args.work) / f"{kind}.log")
     ps = psutil.Process(server.pid)
     worker_ps = (
-        psutil.Process(profile.worker.popen.pid) if profile and profile.worker and kind != "echo" else None
+        psutil.Process(profile.worker.popen.pid)
+        if profile and profile.worker and kind not in BARE_SERVERS
+        else None
     )
     time.sleep(1.5)
     rss_idle = ps.memory_info().rss
@@ -564,7 +565,7 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
     to_verdict = [(s.verdict[k] - sent) * 1000 for k, sent in sent_in_window.items() if k in s.verdict]
     return {
         "server": kind,
-        "profile": args.profile if kind != "echo" else "-",
+        "profile": args.profile if kind not in BARE_SERVERS else "-",
         "phones": args.phones,
         "connected": s.connected,
         "closed_early": sum(closed.values()),
@@ -626,7 +627,7 @@ def main() -> int:
     args.work = tempfile.mkdtemp(prefix="bench-")
 
     servers = args.servers.split(",")
-    profile = Profile(args, Path(args.work)) if any(k != "echo" for k in servers) else None
+    profile = Profile(args, Path(args.work)) if any(k not in BARE_SERVERS for k in servers) else None
     try:
         results = [run_one(kind, args, profile) for kind in servers]
     finally:
