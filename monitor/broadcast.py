@@ -127,9 +127,10 @@ def _warning_text(data: dict[str, Any]) -> p.Text:
     """The words of a reminder. The system's automatic ones (an incident opened by the frame analysis)
     carry the incident kind, e.g. ``camera_covered``: the candidate reads the standard phrase for it,
     never the code."""
-    from monitor.console.phrases import PHRASES
+    from monitor.console.phrases import BY_CODE
 
-    phrase = next((ph for ph in PHRASES if ph.code == data.get("message")), None)
+    message = data.get("message")
+    phrase = BY_CODE.get(message) if isinstance(message, str) else None
     if phrase is not None:
         return p.text(phrase.zh, phrase.en)
     return _event_text(data, _WARNING_TEXT["zh"], _WARNING_TEXT["en"])
