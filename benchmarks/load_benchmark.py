@@ -67,7 +67,13 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 """
-BARE_SERVERS = frozenset({"echo", "daphne-echo"})  # answer the protocol's acks without the application
+DAPHNE_APPS = {
+    "daphne": "config.asgi:application",
+    "daphne-echo": "benchmarks.asgi_echo:application",
+    "daphne-channels-echo": "benchmarks.asgi_echo:channels_application",
+}
+APP_SERVERS = frozenset({"daphne", "uvicorn", "uvicorn-uvloop"})  # this application: tickets in the database
+BARE_SERVERS = frozenset({"echo", "daphne-echo"})  # no Django at all: no profile environment
 WS_MAX = str(1024 * 1024 + 1024 + 4 + 64 * 1024)  # tests/services.WS_MAX_MESSAGE_BYTES
 
 
@@ -323,15 +329,10 @@ def client_process(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_server(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    if kind in ("daphne", "daphne-echo", "daphne-channels-echo"):
-        app = {
-            "daphne": "config.asgi:application",
-            "daphne-echo": "benchmarks.asgi_echo:application",
-            "daphne-channels-echo": "benchmarks.asgi_echo:channels_application",
-        }[kind]
+    if kind in DAPHNE_APPS:
         args = [
             str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-            "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX, app,
+            "--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX, DAPHNE_APPS[kind],
         ]  # fmt: skip
     elif kind in ("uvicorn", "uvicorn-uvloop"):
         # uvicorn: the stdlib asyncio loop and h11, as daphne has; uvicorn-uvloop: uvloop + httptools
@@ -448,13 +449,12 @@ def run_one(kind: str, args: argparse.Namespace, profile: Profile | None) -> dic
     phone_tickets: list[str]
     proctor_tickets: list[str]
     rooms: list[int]
-    if kind in BARE_SERVERS or kind == "daphne-channels-echo":
-        phone_tickets, proctor_tickets, rooms = [""] * args.phones, [], []
-        env = profile.env if kind == "daphne-channels-echo" and profile is not None else dict(os.environ)
-    else:
+    if kind in APP_SERVERS:
         assert profile is not None
         phone_tickets, proctor_tickets, rooms = setup_database(args.phones, args.proctors, args.room_size)
-        env = profile.env
+    else:  # the echo servers answer any ticket
+        phone_tickets, proctor_tickets, rooms = [""] * args.phones, [], []
+    env = dict(os.environ) if kind in BARE_SERVERS or profile is None else profile.env
     port = 20000 + secrets.randbelow(20000)
     server = start_server(kind, port, env, Path(args.work) / f"{kind}.log")
     ps = psutil.Process(server.pid)
