@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 
+from config import sql
 from config.errors import ApplicationError
 from config.taskqueue import enqueue_on_commit
 
@@ -47,13 +48,14 @@ def _device_with_stored_seq(device_id: int, seq: int) -> dict[str, Any]:
     step 5); the statement text is fixed, so the driver caches its parsing."""
     from monitor.models import PhoneDevice
 
-    q = connection.ops.quote_name
+    conn = sql.db()
+    q = conn.ops.quote_name
     device, snapshot = PhoneDevice._meta, Snapshot._meta
     # Names from the models' metadata; the values are parameters.
     stored = f"SELECT s.{q('id')} FROM {q(snapshot.db_table)} s WHERE s.{q('device_id')} = d.{q('id')} AND s.{q('seq')} = %s"  # noqa: E501, S608
-    sql = f"SELECT d.{q('attempt_id')}, d.{q('revoked_at')}, ({stored}) FROM {q(device.db_table)} d WHERE d.{q('id')} = %s"  # noqa: E501, S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [seq, device_id])
+    statement = f"SELECT d.{q('attempt_id')}, d.{q('revoked_at')}, ({stored}) FROM {q(device.db_table)} d WHERE d.{q('id')} = %s"  # noqa: E501, S608
+    with conn.cursor() as cursor:
+        cursor.execute(statement, [seq, device_id])
         row = cursor.fetchone()
     if row is None:
         raise errors.DeviceNotFound()
@@ -440,9 +442,6 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
     an open audio incident to extend or clear, get their incidents one by one in the same transaction.
     Resends are found by the insert itself (``_audio_insert_new``), not by a look-up before it.
     """
-    from exams.models import Incident
-    from monitor.models import PhoneDevice
-
     results: list[AudioBatch | ApplicationError | None] = [None] * len(items)
     valid: list[int] = []
     for i, item in enumerate(items):
@@ -452,19 +451,8 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
             results[i] = exc
             continue
         valid.append(i)
-    device_ids = {items[i].device_id for i in valid}
-    devices = {
-        row[0]: row
-        for row in PhoneDevice.objects.filter(pk__in=device_ids).values_list(
-            "pk", "attempt_id", "revoked_at", "attempt__status"
-        )
-    }
-    attempt_ids = {row[1] for row in devices.values()}
-    open_audio = set(
-        Incident.objects.filter(
-            attempt_id__in=attempt_ids, kind__in=flags.AUDIO_SOURCE_KINDS, ended_at__isnull=True
-        ).values_list("attempt_id", flat=True)
-    )
+    devices = _audio_devices({items[i].device_id for i in valid})
+    open_audio = {row[1] for row in devices.values() if row[4]}
     now = timezone.now()
     new: list[tuple[int, AudioBatch]] = []
     revoked: list[int] = []  # refused, unless it is a resend of a batch stored before
@@ -480,7 +468,7 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
         if key in taken:
             continue  # answered below with the first one's row
         taken[key] = i
-        if device[2] is not None:
+        if device[2]:
             revoked.append(i)
             continue
         clamped = audio.clamp_levels(list(item.levels))
@@ -532,6 +520,36 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
     return [r for r in results if r is not None]
 
 
+def _audio_devices(device_ids: set[int]) -> dict[int, tuple[int, int, bool, str, bool]]:
+    """Per device: (id, attempt id, revoked?, attempt status, attempt has an open audio incident?).
+    One fixed statement per group commit (the ORM compiled two queries for every flush: its largest
+    fixed cost, paid ~100 times a second on a busy server)."""
+    from exams.models import Attempt, Incident
+    from monitor.models import PhoneDevice
+
+    if not device_ids:
+        return {}
+    conn = sql.db()
+    q = conn.ops.quote_name
+    kinds = sorted(flags.AUDIO_SOURCE_KINDS)
+    # Names from the models' metadata, the kinds a constant set: the text never changes.
+    kind_params = ", ".join(["%s"] * len(kinds))
+    open_incident = (
+        f"EXISTS (SELECT 1 FROM {q(Incident._meta.db_table)} i"  # noqa: S608
+        f" WHERE i.{q('attempt_id')} = d.{q('attempt_id')} AND i.{q('kind')} IN ({kind_params})"
+        f" AND i.{q('ended_at')} IS NULL)"
+    )
+    device, attempt = q(PhoneDevice._meta.db_table), q(Attempt._meta.db_table)
+    statement = (
+        f"SELECT d.{q('id')}, d.{q('attempt_id')}, d.{q('revoked_at')} IS NOT NULL, a.{q('status')},"  # noqa: S608
+        f" {open_incident} FROM {device} d JOIN {attempt} a ON a.{q('id')} = d.{q('attempt_id')}"
+        f" WHERE {sql.in_ids(conn, 'd.' + q('id'))}"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(statement, [*kinds, sql.ids_param(conn, device_ids)])
+        return {row[0]: (row[0], row[1], bool(row[2]), row[3], bool(row[4])) for row in cursor.fetchall()}
+
+
 def _audio_insert_new(batches: list[AudioBatch]) -> set[tuple[int, int]]:
     """Insert the batches whose (device, seq) is not stored yet and set their primary keys; returns
     the (device, seq) pairs inserted (the others are resends).
@@ -544,17 +562,18 @@ def _audio_insert_new(batches: list[AudioBatch]) -> set[tuple[int, int]]:
     long ``VALUES`` list was parsed anew on every flush)."""
     if not batches:
         return set()
-    q = connection.ops.quote_name
+    conn = sql.db()
+    q = conn.ops.quote_name
     fields = [_audio_field(name) for name in _AUDIO_COLUMNS]
     head = f"INSERT INTO {q(AudioBatch._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
     tail = " ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
         ", ".join(q(_audio_field(name).column) for name in ("device", "seq")),
         ", ".join(q(_audio_field(name).column) for name in ("id", "device", "seq")),
     )
-    rows = [[f.get_db_prep_save(getattr(b, f.attname), connection) for f in fields] for b in batches]
+    rows = [[f.get_db_prep_save(getattr(b, f.attname), conn) for f in fields] for b in batches]
     # The SQL text is built from the model's metadata only; every value travels as a parameter.
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    if conn.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{f.db_type(conn)}[]" for f in fields)  # binary: sql.parameters_apart
         unnest = f"{head}SELECT * FROM unnest({arrays}){tail}"  # noqa: S608 - see above
         statements = [(unnest, [list(column) for column in zip(*rows, strict=True)])]
     else:  # SQLite: a VALUES list, at most 100 rows (7 parameters each) per statement
@@ -565,13 +584,13 @@ def _audio_insert_new(batches: list[AudioBatch]) -> set[tuple[int, int]]:
         ]
     by_key = {(b.device_id, b.seq): b for b in batches}
     inserted: set[tuple[int, int]] = set()
-    with connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
+    with sql.parameters_apart(conn) as cursor:
+        for statement, params in statements:
+            cursor.execute(statement, params)
             for pk, device_id, seq in cursor.fetchall():
                 batch = by_key[(device_id, seq)]
                 batch.pk = pk
-                batch._state.adding, batch._state.db = False, connection.alias
+                batch._state.adding, batch._state.db = False, conn.alias
                 inserted.add((device_id, seq))
     return inserted
 
