@@ -49,8 +49,13 @@ def _channels_echo() -> Any:
     from channels.generic.websocket import AsyncWebsocketConsumer
 
     django.setup()
+    from monitor.consumers import BaseConsumer
 
     class EchoConsumer(AsyncWebsocketConsumer):
+        # The application's dispatch (no per-message hop to the database thread), so this floor is
+        # the one the real consumers stand on.
+        dispatch = BaseConsumer.dispatch
+
         async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
             reply = answer({"text": text_data, "bytes": bytes_data})
             if reply is not None:
