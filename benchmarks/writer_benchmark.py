@@ -70,8 +70,8 @@ def run(args: argparse.Namespace, sizes: list[int]) -> int:
     django.setup()
     from django.core.management import call_command
     from django.utils import timezone
+    from load_benchmark import setup_database  # this script's own directory
 
-    from benchmarks.load_benchmark import setup_database
     from media_pipeline import services as media_services
     from media_pipeline.services import AudioItem
     from monitor import services
@@ -124,7 +124,8 @@ def run(args: argparse.Namespace, sizes: list[int]) -> int:
             services.devices_seen(device_ids={b.device_id})
         return (time.process_time() - start) * 1000 / len(items)
 
-    results: dict[str, list[float]] = {"one by one": []} | {f"flush of {s}": [] for s in sizes}
+    results: dict[str, list[float]] = {"one by one": []}
+    results.update({f"flush of {s}": [] for s in sizes})
     for _ in range(args.rounds):
         results["one by one"].append(one_by_one())
         for s in sizes:
