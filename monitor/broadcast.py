@@ -7,11 +7,20 @@ inside its transaction), so they never close database connections: that thread's
 layer is best effort (channels_redis drops past ``capacity``): everything here is also in the
 database, and a client that reconnects gets the full state again in its hello/subscribe answer.
 A push that fails is logged, never raised into the code that committed the change.
+
+A Celery worker process pushes through one long-lived event loop of its own (``use_own_loop``):
+``async_to_sync`` with no server loop to borrow starts a thread and an event loop per call, and
+channels_redis opens its Redis connections per event loop, so every verdict pushed cost a new Redis
+connection (and a socket left in TIME_WAIT: ~1,000 a second at the scale plan's frame rate).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
@@ -25,12 +34,57 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+PUSH_TIMEOUT_S = 10.0  # a push waits at most this long for the channel layer (Redis down: logged, dropped)
+
+
+class _OwnLoop:
+    """An event loop running in a daemon thread of this process, for pushes from synchronous code."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="channel-layer-push", daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            future.result(PUSH_TIMEOUT_S)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+_own_loop_wanted = False
+_own_loop: _OwnLoop | None = None
+_own_loop_lock = threading.Lock()
+
+
+def use_own_loop() -> None:
+    """Push through one event loop per process from now on (config.celery: every worker process)."""
+    global _own_loop_wanted
+    _own_loop_wanted = True
+
+
+def _push_loop() -> _OwnLoop | None:
+    global _own_loop
+    if not _own_loop_wanted:
+        return None
+    with _own_loop_lock:
+        if _own_loop is None or _own_loop.pid != os.getpid():  # a forked pool process starts its own
+            _own_loop = _OwnLoop()
+        return _own_loop
+
+
 def send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        own = _push_loop()
+        if own is not None:
+            own.run(layer.group_send(group, message))
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:  # noqa: BLE001 - a lost live push must not undo or fail a committed change
         logger.exception("group_send to %s failed", group)
 
