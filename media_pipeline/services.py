@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Field, Q
@@ -452,7 +452,7 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
             continue
         valid.append(i)
     devices = _audio_devices({items[i].device_id for i in valid})
-    open_audio = {row[1] for row in devices.values() if row[4]}
+    open_audio = {d.attempt_id for d in devices.values() if d.open_audio_incident}
     now = timezone.now()
     new: list[tuple[int, AudioBatch]] = []
     revoked: list[int] = []  # refused, unless it is a resend of a batch stored before
@@ -468,7 +468,7 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
         if key in taken:
             continue  # answered below with the first one's row
         taken[key] = i
-        if device[2]:
+        if device.revoked:
             revoked.append(i)
             continue
         clamped = audio.clamp_levels(list(item.levels))
@@ -478,7 +478,7 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
             (
                 i,
                 AudioBatch(
-                    attempt_id=device[1],
+                    attempt_id=device.attempt_id,
                     device_id=item.device_id,
                     seq=item.seq,
                     started_at=item.started_at,
@@ -488,8 +488,8 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
                 ),
             )
         )
-        if raised or device[1] in open_audio:
-            flagged[i] = (device[3], raised)
+        if raised or device.attempt_id in open_audio:
+            flagged[i] = (device.attempt_status, raised)
     try:
         with transaction.atomic():
             inserted = _audio_insert_new([batch for _, batch in new])
@@ -520,10 +520,17 @@ def audio_ingest_many(*, items: list[AudioItem]) -> list[AudioBatch | Applicatio
     return [r for r in results if r is not None]
 
 
-def _audio_devices(device_ids: set[int]) -> dict[int, tuple[int, int, bool, str, bool]]:
-    """Per device: (id, attempt id, revoked?, attempt status, attempt has an open audio incident?).
-    One fixed statement per group commit (the ORM compiled two queries for every flush: its largest
-    fixed cost, paid ~100 times a second on a busy server)."""
+class _AudioDevice(NamedTuple):
+    attempt_id: int
+    revoked: bool
+    attempt_status: str
+    open_audio_incident: bool  # the attempt has one to extend or clear
+
+
+def _audio_devices(device_ids: set[int]) -> dict[int, _AudioDevice]:
+    """The devices that sent these batches, by id, with what their batches need. One fixed statement
+    per group commit (the ORM compiled two queries for every flush: its largest fixed cost, paid ~100
+    times a second on a busy server)."""
     from exams.models import Attempt, Incident
     from monitor.models import PhoneDevice
 
@@ -547,7 +554,7 @@ def _audio_devices(device_ids: set[int]) -> dict[int, tuple[int, int, bool, str,
     )
     with conn.cursor() as cursor:
         cursor.execute(statement, [*kinds, sql.ids_param(conn, device_ids)])
-        return {row[0]: (row[0], row[1], bool(row[2]), row[3], bool(row[4])) for row in cursor.fetchall()}
+        return {row[0]: _AudioDevice(row[1], bool(row[2]), row[3], bool(row[4])) for row in cursor.fetchall()}
 
 
 def _audio_insert_new(batches: list[AudioBatch]) -> set[tuple[int, int]]:
