@@ -63,10 +63,18 @@ def _device_with_stored_seq(device_id: int, seq: int) -> dict[str, Any]:
 
 
 def _device_resume_point_raise(*, device_id: int, seq: int) -> None:
-    """PhoneDevice.last_acked_seq = max(itself, seq): never lowered (acks race across reconnects)."""
+    """PhoneDevice.last_acked_seq = max(itself, seq): never lowered (acks race across reconnects).
+    A fixed statement: the ORM compiled this update for every frame (a tenth of the frame ingest)."""
     from monitor.models import PhoneDevice
 
-    PhoneDevice.objects.filter(pk=device_id, last_acked_seq__lt=seq).update(last_acked_seq=seq)
+    conn = sql.db()
+    q = conn.ops.quote_name
+    column = q("last_acked_seq")
+    statement = (
+        f"UPDATE {q(PhoneDevice._meta.db_table)} SET {column} = %s WHERE {q('id')} = %s AND {column} < %s"  # noqa: E501, S608 - names from the model
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(statement, [seq, device_id, seq])
 
 
 def snapshot_ingest(
