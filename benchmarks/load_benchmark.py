@@ -398,7 +398,7 @@ class Profile:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        if self.kind == "production":
+        if self.kind == "production" and args.worker_concurrency > 0:
             from tests import services
 
             self.worker = services.start_celery_worker(
@@ -613,7 +613,13 @@ def main() -> int:
     parser.add_argument(
         "--snapshot-every", type=int, default=10, help="seconds between a phone's frames (0: none)"
     )
-    parser.add_argument("--worker-concurrency", type=int, default=1)
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        help="Celery worker processes analysing frames (production; 0: none, the frames queue in Redis "
+        "and the server alone is measured, as with workers on other hosts)",
+    )
     parser.add_argument("--py-spy", default="", help="directory for py-spy profiles of the server")
     parser.add_argument(
         "--py-spy-gil", action="store_true", help="sample only the GIL holder (CPU, not waiting)"
@@ -624,6 +630,8 @@ def main() -> int:
     shortest = math.ceil(connect_ramp(args.phones) + 18.0)  # ramp, 8 s slack, a 10 s window
     if args.duration < shortest:
         parser.error(f"--duration must be at least {shortest} s for {args.phones} phones")
+    if args.worker_concurrency < 0:
+        parser.error("--worker-concurrency must be ≥ 0")
     args.work = tempfile.mkdtemp(prefix="bench-")
 
     servers = args.servers.split(",")
