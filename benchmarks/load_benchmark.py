@@ -46,6 +46,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -364,6 +366,28 @@ def start_server(kind: str, port: int, env: dict[str, str], log: Path) -> subpro
     raise RuntimeError(f"{kind} did not start; see {log}")
 
 
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """The URL of a scratch database on the machine's PostgreSQL, dropped afterwards (FORCE: with any
+    connection still open to it)."""
+    from tests import services
+
+    base = services.ensure_postgres()
+    name = f"bench_{secrets.token_hex(4)}"
+    _psql(base, f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        _psql(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _psql(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
 class Profile:
     """The server environment: embedded (SQLite or --database-url) or production (real services)."""
 
@@ -371,7 +395,7 @@ class Profile:
         self.kind, self.work = args.profile, work
         self.started: list[Any] = []
         self.worker: Any = None
-        self.scratch_db = ""
+        self.scratch = ExitStack()
         if self.kind == "embedded":
             self.env = {
                 **os.environ,
@@ -384,12 +408,8 @@ class Profile:
             from tests import harness, services
 
             env, self.started = harness.production_env(work)
-            base = services.ensure_postgres()
-            self.scratch_db = f"bench_{secrets.token_hex(4)}"
-            self._psql(base, f'CREATE DATABASE "{self.scratch_db}"')
             env.pop("DATABASE_TEST_NAME", None)
-            env["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + self.scratch_db
-            self.base_url = base
+            env["DATABASE_URL"] = self.scratch.enter_context(scratch_postgres())
             self.env = env
         os.environ.update(self.env)
         import django
@@ -405,13 +425,6 @@ class Profile:
                 self.env, log_dir=work, concurrency=args.worker_concurrency
             )
 
-    @staticmethod
-    def _psql(url: str, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql)
-
     def close(self) -> None:
         from django.db import connections
 
@@ -420,8 +433,7 @@ class Profile:
             self.worker.stop()
         for proc in self.started:
             proc.stop()
-        if self.scratch_db:
-            self._psql(self.base_url, f'DROP DATABASE IF EXISTS "{self.scratch_db}" WITH (FORCE)')
+        self.scratch.close()
 
 
 def cpu_of(proc: Any) -> float:

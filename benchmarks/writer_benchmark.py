@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,31 +37,21 @@ def main() -> int:
     if not sizes or min(sizes) < 1 or args.batches < max(sizes) or args.rounds < 1:
         parser.error("sizes must be ≥ 1 and --batches at least the largest size")
 
+    from load_benchmark import scratch_postgres  # this script's own directory
+
     work = Path(tempfile.mkdtemp(prefix="writer-bench-"))
-    scratch, base = "", ""
-    if args.database == "postgresql":
-        from tests import services
-
-        base = services.ensure_postgres()
-        scratch = f"bench_{secrets.token_hex(4)}"
-        _psql(base, f'CREATE DATABASE "{scratch}"')
-        url = base.rsplit("/", 1)[0] + "/" + scratch
-    else:
-        url = f"sqlite:///{work}/bench.sqlite3"
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings.embedded",
-        DATABASE_URL=url,
-        MONITOR_DATA_DIR=str(work / "data"),
-        DJANGO_DEBUG="0",  # no query log
-    )
-    try:
+    with ExitStack() as scratch:
+        if args.database == "postgresql":
+            url = scratch.enter_context(scratch_postgres())
+        else:
+            url = f"sqlite:///{work}/bench.sqlite3"
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="config.settings.embedded",
+            DATABASE_URL=url,
+            MONITOR_DATA_DIR=str(work / "data"),
+            DJANGO_DEBUG="0",  # no query log
+        )
         return run(args, sizes)
-    finally:
-        if scratch:
-            from django.db import connections
-
-            connections.close_all()
-            _psql(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 def run(args: argparse.Namespace, sizes: list[int]) -> int:
@@ -139,13 +129,6 @@ def run(args: argparse.Namespace, sizes: list[int]) -> int:
         ms = statistics.median(values)
         print(f"| {name} | {ms:.3f} | {baseline / ms:.1f}× |")
     return 0
-
-
-def _psql(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement)
 
 
 if __name__ == "__main__":
