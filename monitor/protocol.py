@@ -689,9 +689,4 @@ def envelope_supersede(*, channel: str, opened_at: float) -> dict[str, Any]:
     time, not by arrival: a pub/sub layer delivers by the receiving process's membership when the
     message arrives, so a socket that joined just after an older socket's announcement could get
     it too — and must not close for it."""
-    return {
-        "type": "push.close",
-        "code": CloseCode.SUPERSEDED,
-        "except_channel": channel,
-        "opened_at": opened_at,
-    }
+    return {**envelope_close(CloseCode.SUPERSEDED, except_channel=channel), "opened_at": opened_at}
