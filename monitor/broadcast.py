@@ -4,8 +4,9 @@ Signal receivers run in sync threads, so they use ``async_to_sync(layer.group_se
 the thread that sent the signal (a request, a Celery task, a consumer's database thread, a test
 inside its transaction), so they never close database connections: that thread's owner does
 (Django after a request, Celery after a task, ``database_sync_to_async`` around its call). The channel
-layer is best effort (channels_redis drops past ``capacity``): everything here is also in the
-database, and a client that reconnects gets the full state again in its hello/subscribe answer.
+layer is best effort (a process not subscribed when a message is published never gets it):
+everything here is also in the database, and a client that reconnects gets the full state again in
+its hello/subscribe answer.
 A push that fails is logged, never raised into the code that committed the change.
 
 A Celery worker process pushes through one long-lived event loop of its own (``use_own_loop``):
